@@ -1,0 +1,210 @@
+"""create_app(): the Litestar application with its routers, auth, lifespan and error mapping."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, Request, Router, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+    DefineMiddleware,
+)
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Response
+from litestar.security.jwt import Token
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from backend.core import clock
+from backend.core.auth import JWT_ALGORITHM
+from backend.core.db import bind_engine, build_engine, close_pool, ping, start_pool
+from backend.core.errors import Unauthorized, error_body, handle_exception
+from backend.settings import Settings, get_settings, use_settings
+from storage import ObjectStore, StorageError, open_store
+
+log = logging.getLogger("fieldcase")
+
+PUBLIC_PATHS = [
+    "^/health$",
+    "^/ready$",
+    "^/public(/|$)",
+    "^/schema(/|$)",
+]
+
+
+class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Bearer access tokens; the session (and device) must still be live."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        from backend.orgs.sessions import principal_for
+
+        settings: Settings = connection.app.state.settings
+        header = connection.headers.get("authorization", "")
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            raise Unauthorized("a bearer access token is required", code="auth.required")
+        try:
+            token = Token.decode(raw.strip(), settings.secret_key, JWT_ALGORITHM, verify_exp=False)
+        except NotAuthorizedException:
+            raise Unauthorized("access token is not valid", code="auth.invalid_token") from None
+        # Expiry is checked against the system clock, which tests can move.
+        if token.exp <= clock.now() or token.extras.get("typ") != "access":
+            raise Unauthorized("access token has expired", code="auth.token_expired")
+        client = connection.client
+        principal = await principal_for(
+            user_id=token.sub,
+            session_id=str(token.extras.get("sid", "")),
+            device_id=token.extras.get("dev"),
+            address=client.host if client else "",
+        )
+        if principal is None:
+            raise Unauthorized("this session has ended; log in again", code="auth.session_ended")
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+@get("/health", tags=["health"], operation_id="health", exclude_from_auth=True)
+async def health() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["health"], operation_id="ready", exclude_from_auth=True)
+async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """The database and the object store are reachable (503 otherwise)."""
+    checks: dict[str, str] = {}
+    try:
+        await ping(request.app.state.engine)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    store: ObjectStore = request.app.state.store
+    try:
+        await store.ping()
+        checks["object_store"] = "ok"
+    except (StorageError, OSError) as exc:
+        checks["object_store"] = f"unreachable: {exc}"
+    if all(v == "ok" for v in checks.values()):
+        return Response({"status": "ready", "checks": checks})
+    body = error_body(503, "service.not_ready", "; ".join(f"{k}: {v}" for k, v in checks.items()))
+    body["checks"] = checks
+    return Response(body, status_code=503)
+
+
+def api_controllers() -> list[Any]:
+    from backend.audit.controllers import CONTROLLERS as audit_controllers
+    from backend.calendar.controllers import CONTROLLERS as calendar_controllers
+    from backend.orgs.controllers import CONTROLLERS as org_controllers
+
+    return [*org_controllers, *audit_controllers, *calendar_controllers]
+
+
+def public_handlers() -> list[Any]:
+    return []
+
+
+def mobile_router() -> Router | None:
+    return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: ObjectStore | None = None,
+    run_scheduler: bool = False,
+) -> Litestar:
+    settings = settings or get_settings()
+    use_settings(settings)
+    engine = build_engine(settings.database)
+    bind_engine(engine)
+    object_store = store or open_store(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        bind_engine(engine)
+        await start_pool(engine)
+        stop_scheduler = None
+        if run_scheduler:
+            from scheduler import start_embedded
+
+            stop_scheduler = await start_embedded(settings=settings, store=object_store)
+        try:
+            yield
+        finally:
+            if stop_scheduler is not None:
+                await stop_scheduler()
+            await close_pool(engine)
+
+    routers: list[Any] = [
+        health,
+        ready,
+        Router(path="/api/v1", route_handlers=api_controllers()),
+    ]
+    public = public_handlers()
+    if public:
+        routers.append(Router(path="/public", route_handlers=public))
+    mobile = mobile_router()
+    if mobile is not None:
+        routers.append(mobile)
+
+    auth = DefineMiddleware(
+        TokenAuthMiddleware, exclude=PUBLIC_PATHS, exclude_from_auth_key="exclude_from_auth"
+    )
+    app = Litestar(
+        route_handlers=routers,
+        middleware=[request_id_middleware, auth],
+        lifespan=[lifespan],
+        dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
+        exception_handlers={Exception: handle_exception},
+        openapi_config=OpenAPIConfig(
+            title="Fieldcase",
+            version="0.1.0",
+            description="County and township comprehensive administrative law enforcement",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        response_cache_config=ResponseCacheConfig(default_expiration=0),
+        request_max_body_size=16 * 1024 * 1024,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.store = object_store
+    app.state.started_at = dt.datetime.now(dt.UTC)
+    return app

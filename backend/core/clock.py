@@ -1,0 +1,59 @@
+"""The clock every rule reads, so tests and operators can travel in time.
+
+``now()`` is UTC. ``FIELDCASE_CLOCK_OFFSET_SECONDS`` shifts it in a real
+process (end-to-end tests); ``travel_to`` and ``use_clock`` set it in-process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def _system_now() -> datetime:
+    offset = os.environ.get("FIELDCASE_CLOCK_OFFSET_SECONDS")
+    current = datetime.now(UTC)
+    if offset:
+        current += timedelta(seconds=float(offset))
+    return current
+
+
+_source: Callable[[], datetime] = _system_now
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return _source()
+
+
+def today(tz: ZoneInfo) -> date:
+    """The current calendar day in ``tz`` (deadlines count local days)."""
+    return now().astimezone(tz).date()
+
+
+def use_clock(source: Callable[[], datetime] | None) -> None:
+    global _source
+    _source = source or _system_now
+
+
+@contextlib.contextmanager
+def travel_to(moment: datetime) -> Iterator[None]:
+    """Freeze the clock at ``moment`` (aware) for the duration of the block."""
+    if moment.tzinfo is None:
+        raise ValueError("travel_to needs an aware datetime")
+    previous = _source
+    use_clock(lambda: moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        use_clock(previous)
+
+
+def iso(moment: datetime) -> str:
+    """Canonical ISO-8601 UTC text with microseconds and a ``Z``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

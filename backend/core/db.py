@@ -1,0 +1,168 @@
+"""Database engines, write transactions and migrations.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout. Writes
+take an in-process lock and then ``BEGIN IMMEDIATE``: a DEFERRED transaction
+that later writes fails with "database is locked" under concurrency, and the
+lock keeps one process from queueing on SQLite's own lock. If ``BEGIN
+IMMEDIATE`` still times out (another process holds the database), the
+connection is closed before the error propagates; Piccolo's own transaction
+leaks it and the process then hangs at exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+
+from backend.settings import DatabaseUrl
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+class SafeSQLiteTransaction(SQLiteTransaction):
+    """A SQLite transaction that never leaks its connection when BEGIN fails."""
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            await self.begin()
+        except BaseException:
+            await self.connection.close()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+
+class FieldcaseSQLiteEngine(SQLiteEngine):
+    """SQLite engine with WAL, a busy timeout and an in-process write lock."""
+
+    __slots__ = ("_write_lock", "_write_lock_loop")
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path=path, timeout=SQLITE_BUSY_TIMEOUT_S)
+        self._write_lock: asyncio.Lock | None = None
+        self._write_lock_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._write_lock is None or self._write_lock_loop is not loop:
+            self._write_lock = asyncio.Lock()
+            self._write_lock_loop = loop
+        return self._write_lock
+
+    def transaction(  # type: ignore[override]
+        self,
+        transaction_type: TransactionType = TransactionType.deferred,
+        allow_nested: bool = True,
+    ) -> SQLiteTransaction:
+        return SafeSQLiteTransaction(
+            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
+        )
+
+    def enable_wal(self) -> None:
+        """WAL mode is stored in the database file; set it once at start-up."""
+        path = self.path
+        with contextlib.closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+
+
+def build_engine(url: DatabaseUrl) -> Engine[Any]:
+    if url.is_sqlite:
+        assert url.path is not None
+        url.path.parent.mkdir(parents=True, exist_ok=True)
+        engine = FieldcaseSQLiteEngine(path=str(url.path))
+        engine.enable_wal()
+        return engine
+    return PostgresEngine(
+        config={
+            "host": url.host,
+            "port": url.port,
+            "user": url.user,
+            "password": url.password,
+            "database": url.database,
+        },
+    )
+
+
+def current_engine() -> Engine[Any]:
+    import piccolo_conf
+
+    return piccolo_conf.DB  # type: ignore[no-any-return]
+
+
+def all_tables() -> list[type[Any]]:
+    from piccolo.apps.migrations.tables import Migration
+
+    import piccolo_conf
+
+    tables: list[type[Any]] = [Migration]
+    for app_config in piccolo_conf.APP_REGISTRY.app_configs.values():
+        tables.extend(app_config.table_classes)
+    return tables
+
+
+def bind_engine(engine: Engine[Any]) -> None:
+    """Point piccolo_conf and every table at ``engine`` (used by the app, CLI and tests)."""
+    import piccolo_conf
+
+    piccolo_conf.DB = engine
+    for table in all_tables():
+        table._meta.db = engine
+
+
+def is_sqlite(engine: Engine[Any] | None = None) -> bool:
+    return isinstance(engine or current_engine(), SQLiteEngine)
+
+
+@contextlib.asynccontextmanager
+async def write_tx() -> AsyncIterator[None]:
+    """One write transaction; nested calls join the outer one."""
+    engine = current_engine()
+    if engine.current_transaction.get() is not None:
+        yield
+        return
+    if isinstance(engine, FieldcaseSQLiteEngine):
+        async with engine.write_lock:
+            async with engine.transaction(transaction_type=TransactionType.immediate):
+                yield
+        return
+    async with engine.transaction():
+        yield
+
+
+async def start_pool(engine: Engine[Any], *, max_size: int = 10) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=max_size)
+
+
+async def close_pool(engine: Engine[Any]) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+async def migrate(engine: Engine[Any], *, quiet: bool = True) -> None:
+    """Apply every committed migration of every app, in dependency order."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    bind_engine(engine)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
+        result = await run_forwards(app_name="all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")
+
+
+async def ping(engine: Engine[Any]) -> None:
+    await engine.run_ddl("SELECT 1")

@@ -1,0 +1,34 @@
+"""Idempotent demo data: a realistic county for trying the system at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.core.auth import system_principal
+from backend.demo.orgs import DEMO_USERS, DemoOrgs, has_data, seed_orgs
+from storage import ObjectStore
+
+DEFAULT_PASSWORD = "fieldcase-demo"
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    orgs: DemoOrgs
+
+
+async def run_demo(
+    *, password: str = DEFAULT_PASSWORD, store: ObjectStore | None = None
+) -> DemoResult:
+    """Create (or complete) the demo county. Safe to run again."""
+    principal = system_principal("demo")
+    existed = await has_data()
+    orgs = await seed_orgs(principal, password=password)
+    return DemoResult(created=not existed, orgs=orgs)
+
+
+def accounts_table(password: str) -> str:
+    lines = [f"{'username':<12} {'roles':<26} password"]
+    for username, _, roles, _, _ in DEMO_USERS:
+        lines.append(f"{username:<12} {','.join(roles):<26} {password}")
+    return "\n".join(lines)

@@ -1,0 +1,401 @@
+"""Login, refresh-token rotation, logout, devices and the request principal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from backend.audit import service as audit
+from backend.core import clock
+from backend.core.auth import (
+    Principal,
+    burn_password_check,
+    encode_access_token,
+    new_opaque_token,
+    token_digest,
+    verify_password,
+)
+from backend.core.db import write_tx
+from backend.core.errors import TooManyRequests, Unauthorized
+from backend.orgs import schemas as s
+from backend.orgs.service import org_ids_under
+from backend.orgs.tables import Device, LoginAttempt, LoginSession, OrgUnit, RefreshToken, User
+from backend.settings import Settings
+
+
+async def _check_lockout(*, settings: Settings, username: str, address: str) -> None:
+    since = clock.now() - timedelta(minutes=settings.login_window_minutes)
+    failures = (
+        await LoginAttempt.select(LoginAttempt.at)
+        .where(
+            (LoginAttempt.username == username)
+            & (LoginAttempt.success.eq(False))
+            & (LoginAttempt.at >= since)
+        )
+        .order_by(LoginAttempt.at, ascending=False)
+        .limit(settings.login_max_failures_per_account)
+        .run()
+    )
+    if len(failures) >= settings.login_max_failures_per_account:
+        oldest = min(r["at"] for r in failures)
+        retry = oldest + timedelta(minutes=settings.login_window_minutes) - clock.now()
+        seconds = max(1, int(retry.total_seconds()) + 1)
+        raise TooManyRequests(
+            f"too many failed logins for this account; try again in {seconds} s",
+            code="auth.locked",
+            headers={"Retry-After": str(seconds)},
+        )
+    by_address = (
+        await LoginAttempt.count()
+        .where(
+            (LoginAttempt.address == address)
+            & (LoginAttempt.success.eq(False))
+            & (LoginAttempt.at >= since)
+        )
+        .run()
+    )
+    if by_address >= settings.login_max_failures_per_address:
+        seconds = settings.login_window_minutes * 60
+        raise TooManyRequests(
+            "too many failed logins from this address; try again later",
+            code="auth.locked_address",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+async def _note_attempt(*, username: str, address: str, success: bool) -> None:
+    async with write_tx():
+        await LoginAttempt.insert(
+            LoginAttempt(
+                id=uuid.uuid4(), username=username, address=address, at=clock.now(), success=success
+            )
+        ).run()
+
+
+async def _issue(
+    *, settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, device: str | None
+) -> s.TokenOut:
+    refresh = new_opaque_token()
+    now = clock.now()
+    await RefreshToken.insert(
+        RefreshToken(
+            id=uuid.uuid4(),
+            session=session_id,
+            token_hash=token_digest(refresh),
+            issued_at=now,
+            expires_at=now + timedelta(days=settings.refresh_token_days),
+        )
+    ).run()
+    access = encode_access_token(
+        secret=settings.secret_key,
+        user_id=user_id,
+        session_id=session_id,
+        minutes=settings.access_token_minutes,
+        device=device,
+    )
+    return s.TokenOut(
+        access_token=access,
+        refresh_token=refresh,
+        token_type="bearer",
+        expires_in=settings.access_token_minutes * 60,
+    )
+
+
+async def login(
+    *,
+    settings: Settings,
+    username: str,
+    password: str,
+    address: str,
+    device_id: str | None = None,
+    platform: str = "",
+    app_version: str = "",
+) -> s.TokenOut:
+    """Check the password (after the lock-out), open a session and issue tokens."""
+    await _check_lockout(settings=settings, username=username, address=address)
+    user = (
+        await User.select(User.id, User.password_hash, User.active, User.org_unit, User.roles)
+        .where(User.username == username)
+        .first()
+        .run()
+    )
+    if user is None:
+        burn_password_check(password)
+        ok = False
+    else:
+        ok = verify_password(user["password_hash"], password) and user["active"]
+    if not ok or user is None:
+        await _note_attempt(username=username, address=address, success=False)
+        raise Unauthorized("wrong username or password", code="auth.invalid_credentials")
+    user_id = uuid.UUID(str(user["id"]))
+    async with write_tx():
+        await LoginAttempt.insert(
+            LoginAttempt(
+                id=uuid.uuid4(), username=username, address=address, at=clock.now(), success=True
+            )
+        ).run()
+        device_pk = None
+        if device_id is not None:
+            device_pk = await _register_device(
+                user_id=user_id, device_id=device_id, platform=platform, app_version=app_version
+            )
+        session_id = uuid.uuid4()
+        await LoginSession.insert(
+            LoginSession(
+                id=session_id,
+                user=user_id,
+                device=device_pk,
+                address=address,
+                created_at=clock.now(),
+            )
+        ).run()
+        tokens = await _issue(
+            settings=settings, user_id=user_id, session_id=session_id, device=device_id
+        )
+        await audit.record(
+            stream=f"user:{user_id}",
+            action="user.login",
+            actor=f"user:{user_id}",
+            payload={"session_id": session_id, "address": address, "device_id": device_id},
+            org_unit_id=user["org_unit"],
+        )
+    return tokens
+
+
+async def _register_device(
+    *, user_id: uuid.UUID, device_id: str, platform: str, app_version: str
+) -> uuid.UUID:
+    now = clock.now()
+    row = (
+        await Device.select(Device.id, Device.revoked_at)
+        .where((Device.user == user_id) & (Device.device_id == device_id))
+        .first()
+        .run()
+    )
+    if row is not None:
+        if row["revoked_at"] is not None:
+            raise Unauthorized(
+                "this device has been revoked; ask an administrator", code="auth.device_revoked"
+            )
+        await (
+            Device.update(
+                {Device.last_seen: now, Device.platform: platform, Device.app_version: app_version}
+            )
+            .where(Device.id == row["id"])
+            .run()
+        )
+        return uuid.UUID(str(row["id"]))
+    pk = uuid.uuid4()
+    await Device.insert(
+        Device(
+            id=pk,
+            user=user_id,
+            device_id=device_id,
+            platform=platform,
+            app_version=app_version,
+            first_seen=now,
+            last_seen=now,
+        )
+    ).run()
+    return pk
+
+
+async def refresh(
+    *, settings: Settings, refresh_token: str, device_id: str | None = None
+) -> s.TokenOut:
+    """Rotate a refresh token. Reusing a spent token ends the whole session."""
+    digest = token_digest(refresh_token)
+    async with write_tx():
+        row = (
+            await RefreshToken.select(
+                RefreshToken.id,
+                RefreshToken.used_at,
+                RefreshToken.expires_at,
+                RefreshToken.session.as_alias("session_id"),
+                RefreshToken.session.revoked_at.as_alias("session_revoked"),
+                RefreshToken.session.user.as_alias("user_id"),
+                RefreshToken.session.user.active.as_alias("active"),
+                RefreshToken.session.user.org_unit.as_alias("org_unit_id"),
+                RefreshToken.session.device.device_id.as_alias("device_id"),
+                RefreshToken.session.device.revoked_at.as_alias("device_revoked"),
+            )
+            .where(RefreshToken.token_hash == digest)
+            .first()
+            .run()
+        )
+        invalid = Unauthorized("refresh token is not valid", code="auth.invalid_refresh")
+        if row is None:
+            raise invalid
+        session_id = uuid.UUID(str(row["session_id"]))
+        if row["used_at"] is not None:
+            # A spent token came back: someone holds a copy. End the session for both.
+            await (
+                LoginSession.update({LoginSession.revoked_at: clock.now()})
+                .where((LoginSession.id == session_id) & LoginSession.revoked_at.is_null())
+                .run()
+            )
+            await audit.record(
+                stream=f"user:{row['user_id']}",
+                action="user.session.reuse_detected",
+                actor="system:auth",
+                payload={"session_id": session_id},
+                org_unit_id=row["org_unit_id"],
+            )
+            raise invalid
+        if (
+            row["session_revoked"] is not None
+            or row["device_revoked"] is not None
+            or not row["active"]
+            or row["expires_at"] <= clock.now()
+        ):
+            raise invalid
+        if device_id is not None and row["device_id"] != device_id:
+            raise invalid
+        await (
+            RefreshToken.update({RefreshToken.used_at: clock.now()})
+            .where(RefreshToken.id == row["id"])
+            .run()
+        )
+        return await _issue(
+            settings=settings,
+            user_id=uuid.UUID(str(row["user_id"])),
+            session_id=session_id,
+            device=row["device_id"],
+        )
+
+
+async def logout(*, principal: Principal, refresh_token: str | None = None) -> None:
+    """End the caller's session; its access and refresh tokens stop working at once."""
+    async with write_tx():
+        await (
+            LoginSession.update({LoginSession.revoked_at: clock.now()})
+            .where((LoginSession.id == principal.session_id) & LoginSession.revoked_at.is_null())
+            .run()
+        )
+        await audit.record(
+            stream=f"user:{principal.user_id}",
+            action="user.logout",
+            actor=principal.actor,
+            payload={"session_id": principal.session_id},
+            org_unit_id=principal.org_unit_id,
+        )
+
+
+async def list_devices(
+    *, principal: Principal, user_id: uuid.UUID | None = None
+) -> list[s.DeviceOut]:
+    from backend.core import scope
+    from backend.core.schemas import to_struct
+
+    query = Device.select(
+        Device.id,
+        Device.user.as_alias("user_id"),
+        Device.device_id,
+        Device.platform,
+        Device.app_version,
+        Device.first_seen,
+        Device.last_seen,
+        Device.revoked_at,
+    )
+    query = scope.restrict(query, principal, Device.user.org_unit)
+    if user_id:
+        query = query.where(Device.user == user_id)
+    return [to_struct(s.DeviceOut, r) for r in await query.order_by(Device.last_seen).run()]
+
+
+async def revoke_device(*, principal: Principal, device_pk: uuid.UUID) -> s.DeviceOut:
+    from backend.core import scope
+
+    async with write_tx():
+        row = await scope.fetch(
+            Device,
+            device_pk,
+            principal,
+            org_column=Device.user.org_unit,
+            what="device",
+            columns=[Device.user, Device.device_id],
+        )
+        now = clock.now()
+        await (
+            Device.update({Device.revoked_at: now})
+            .where((Device.id == device_pk) & Device.revoked_at.is_null())
+            .run()
+        )
+        await (
+            LoginSession.update({LoginSession.revoked_at: now})
+            .where((LoginSession.device == device_pk) & LoginSession.revoked_at.is_null())
+            .run()
+        )
+        await audit.record(
+            stream=f"user:{row['user']}",
+            action="user.device.revoked",
+            actor=principal.actor,
+            payload={"device": device_pk, "device_id": row["device_id"]},
+        )
+    devices = await list_devices(principal=principal)
+    return next(d for d in devices if d.id == device_pk)
+
+
+async def principal_for(
+    *, user_id: str, session_id: str, device_id: str | None, address: str
+) -> Principal | None:
+    """The principal of a verified access token, or None if its session has ended."""
+    try:
+        sid = uuid.UUID(session_id)
+        uid = uuid.UUID(user_id)
+    except ValueError:
+        return None
+    row: dict[str, Any] | None = (
+        await LoginSession.select(
+            LoginSession.revoked_at,
+            LoginSession.user.username.as_alias("username"),
+            LoginSession.user.display_name.as_alias("display_name"),
+            LoginSession.user.roles.as_alias("roles"),
+            LoginSession.user.active.as_alias("active"),
+            LoginSession.user.org_unit.as_alias("org_unit_id"),
+            LoginSession.user.org_unit.path.as_alias("org_path"),
+            LoginSession.user.officer.as_alias("officer_id"),
+            LoginSession.user.as_alias("user_id"),
+            LoginSession.device.device_id.as_alias("device_id"),
+            LoginSession.device.revoked_at.as_alias("device_revoked"),
+        )
+        .where(LoginSession.id == sid)
+        .first()
+        .run()
+    )
+    if row is None or row["revoked_at"] is not None or not row["active"]:
+        return None
+    if uuid.UUID(str(row["user_id"])) != uid:
+        return None
+    if row["device_revoked"] is not None or row["device_id"] != device_id:
+        return None
+    return Principal(
+        user_id=uid,
+        username=row["username"],
+        display_name=row["display_name"],
+        roles=frozenset(row["roles"] or []),
+        org_unit_id=uuid.UUID(str(row["org_unit_id"])),
+        org_path=row["org_path"],
+        officer_id=uuid.UUID(str(row["officer_id"])) if row["officer_id"] else None,
+        session_id=sid,
+        device_id=device_id,
+        scope_org_ids=await org_ids_under(row["org_path"]),
+        address=address,
+    )
+
+
+async def me(principal: Principal) -> s.MeOut:
+    return s.MeOut(
+        user_id=principal.user_id,
+        username=principal.username,
+        display_name=principal.display_name,
+        roles=sorted(principal.roles),
+        org_unit_id=principal.org_unit_id,
+        officer_id=principal.officer_id,
+    )
+
+
+async def root_org_id() -> uuid.UUID | None:
+    row = await OrgUnit.select(OrgUnit.id).where(OrgUnit.parent.is_null()).first().run()
+    return uuid.UUID(str(row["id"])) if row else None
