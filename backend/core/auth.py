@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
@@ -22,7 +23,18 @@ from backend.core.errors import Forbidden, Unauthorized
 ROLES = ("officer", "squad_leader", "head", "supervisor", "legal_reviewer", "admin", "auditor")
 JWT_ALGORITHM = "HS256"
 
-_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+def _make_hasher() -> PasswordHasher:
+    """argon2id with the library's recommended parameters unless the operator tunes them."""
+    time_cost = os.environ.get("FIELDCASE_ARGON2_TIME_COST")
+    memory = os.environ.get("FIELDCASE_ARGON2_MEMORY_KIB")
+    if time_cost or memory:
+        return PasswordHasher(
+            time_cost=int(time_cost or 3), memory_cost=int(memory or 65536), parallelism=1
+        )
+    return PasswordHasher()
+
+
+_hasher = _make_hasher()
 
 
 def hash_password(password: str) -> str:
