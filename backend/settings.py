@@ -61,6 +61,7 @@ class Settings:
     login_max_failures_per_account: int = 10
     login_max_failures_per_address: int = 50
     log_level: str = "INFO"
+    db_pool_size: int = 10
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -207,6 +208,7 @@ def load_settings(env: dict[str, str] | None = None, *, base: Path | None = None
             env, "LOGIN_MAX_FAILURES_PER_ADDRESS", 50, low=1, high=100_000
         ),
         log_level=log_level,
+        db_pool_size=_int(env, "DB_POOL_SIZE", 10, low=0, high=500),
         extra={k: v for k, v in env.items() if k.startswith(PREFIX)},
     )
 

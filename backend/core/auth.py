@@ -11,17 +11,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import Token
 
 from backend.core import clock
 from backend.core.errors import Forbidden, Unauthorized
 
 ROLES = ("officer", "squad_leader", "head", "supervisor", "legal_reviewer", "admin", "auditor")
 JWT_ALGORITHM = "HS256"
+
 
 def _make_hasher() -> PasswordHasher:
     """argon2id with the library's recommended parameters unless the operator tunes them."""
@@ -68,17 +69,46 @@ def encode_access_token(
     *, secret: str, user_id: uuid.UUID, session_id: uuid.UUID, minutes: int, device: str | None
 ) -> str:
     issued = clock.now()
-    extras: dict[str, Any] = {"sid": str(session_id), "typ": "access"}
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(minutes=minutes)).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "sid": str(session_id),
+        "typ": "access",
+    }
     if device:
-        extras["dev"] = device
-    token = Token(
-        exp=issued + timedelta(minutes=minutes),
-        sub=str(user_id),
-        iat=issued,
-        jti=uuid.uuid4().hex,
-        extras=extras,
+        claims["dev"] = device
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    device_id: str | None
+
+
+def decode_access_token(raw: str, *, secret: str) -> AccessClaims:
+    """Check signature and expiry (against the system clock, which tests can move)."""
+    try:
+        claims = jwt.decode(
+            raw,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp"]},
+        )
+    except jwt.PyJWTError:
+        raise Unauthorized("access token is not valid", code="auth.invalid_token") from None
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp <= clock.now().timestamp() or claims.get("typ") != "access":
+        raise Unauthorized("access token has expired", code="auth.token_expired")
+    device = claims.get("dev")
+    return AccessClaims(
+        user_id=str(claims["sub"]),
+        session_id=str(claims.get("sid", "")),
+        device_id=str(device) if device else None,
     )
-    return token.encode(secret=secret, algorithm=JWT_ALGORITHM)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,10 @@ async def create_org_unit(*, principal: Principal, data: s.OrgUnitIn) -> s.OrgUn
             org_unit_id=unit.id,
         )
     forget_scope_cache()
-    return await get_org_unit(principal=principal, org_unit_id=unit.id)
+    # The caller's scope was taken at login, before this unit existed; its parent was checked.
+    row = await OrgUnit.select(*_org_columns()).where(OrgUnit.id == unit.id).first().run()
+    assert row is not None
+    return _convert(s.OrgUnitOut, row)
 
 
 async def update_org_unit(

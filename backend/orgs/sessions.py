@@ -206,6 +206,8 @@ async def refresh(
 ) -> s.TokenOut:
     """Rotate a refresh token. Reusing a spent token ends the whole session."""
     digest = token_digest(refresh_token)
+    invalid = Unauthorized("refresh token is not valid", code="auth.invalid_refresh")
+    reused = False
     async with write_tx():
         row = (
             await RefreshToken.select(
@@ -224,7 +226,6 @@ async def refresh(
             .first()
             .run()
         )
-        invalid = Unauthorized("refresh token is not valid", code="auth.invalid_refresh")
         if row is None:
             raise invalid
         session_id = uuid.UUID(str(row["session_id"]))
@@ -242,27 +243,30 @@ async def refresh(
                 payload={"session_id": session_id},
                 org_unit_id=row["org_unit_id"],
             )
-            raise invalid
-        if (
+            reused = True
+        elif (
             row["session_revoked"] is not None
             or row["device_revoked"] is not None
             or not row["active"]
             or row["expires_at"] <= clock.now()
+            or (device_id is not None and row["device_id"] != device_id)
         ):
             raise invalid
-        if device_id is not None and row["device_id"] != device_id:
-            raise invalid
-        await (
-            RefreshToken.update({RefreshToken.used_at: clock.now()})
-            .where(RefreshToken.id == row["id"])
-            .run()
-        )
-        return await _issue(
-            settings=settings,
-            user_id=uuid.UUID(str(row["user_id"])),
-            session_id=session_id,
-            device=row["device_id"],
-        )
+        else:
+            await (
+                RefreshToken.update({RefreshToken.used_at: clock.now()})
+                .where(RefreshToken.id == row["id"])
+                .run()
+            )
+            return await _issue(
+                settings=settings,
+                user_id=uuid.UUID(str(row["user_id"])),
+                session_id=session_id,
+                device=row["device_id"],
+            )
+    # Raised after the transaction commits, so the revocation and its audit event stay.
+    assert reused
+    raise invalid
 
 
 async def logout(*, principal: Principal, refresh_token: str | None = None) -> None:
