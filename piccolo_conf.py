@@ -6,14 +6,9 @@
 from piccolo.conf.apps import AppRegistry
 
 from backend.core.db import build_engine
+from backend.domains import piccolo_apps
 from backend.settings import get_settings
 
 DB = build_engine(get_settings().database)
 
-APP_REGISTRY = AppRegistry(
-    apps=[
-        "backend.audit.piccolo_app",
-        "backend.orgs.piccolo_app",
-        "backend.calendar.piccolo_app",
-    ]
-)
+APP_REGISTRY = AppRegistry(apps=piccolo_apps())

@@ -26,6 +26,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from backend.core.auth import decode_access_token
 from backend.core.db import bind_engine, build_engine, close_pool, ping, start_pool
 from backend.core.errors import Unauthorized, error_body, handle_exception
+from backend.domains import collect
 from backend.settings import Settings, get_settings, use_settings
 from storage import ObjectStore, StorageError, open_store
 
@@ -114,19 +115,15 @@ async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 
 def api_controllers() -> list[Any]:
-    from backend.audit.controllers import CONTROLLERS as audit_controllers
-    from backend.calendar.controllers import CONTROLLERS as calendar_controllers
-    from backend.orgs.controllers import CONTROLLERS as org_controllers
-
-    return [*org_controllers, *audit_controllers, *calendar_controllers]
+    return collect("controllers")
 
 
 def public_handlers() -> list[Any]:
-    return []
+    return collect("public")
 
 
-def mobile_router() -> Router | None:
-    return None
+def root_routers() -> list[Any]:
+    return collect("routers")
 
 
 def create_app(
@@ -166,9 +163,7 @@ def create_app(
     public = public_handlers()
     if public:
         routers.append(Router(path="/public", route_handlers=public))
-    mobile = mobile_router()
-    if mobile is not None:
-        routers.append(mobile)
+    routers.extend(root_routers())
 
     auth = DefineMiddleware(
         TokenAuthMiddleware, exclude=PUBLIC_PATHS, exclude_from_auth_key="exclude_from_auth"

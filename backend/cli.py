@@ -157,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions() -> list[Callable[[Any], None]]:
-    """Subcommands that other domains add (import, draw verify, casefile, scheduler...)."""
-    return []
+    """Subcommands that domains add (import, draw verify, casefile, scheduler...)."""
+    from backend.domains import collect
+
+    return collect("cli")
 
 
 def main(argv: list[str] | None = None) -> int:

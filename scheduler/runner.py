@@ -20,7 +20,12 @@ class Job:
 
 def registered_jobs() -> list[Job]:
     """Every scheduled job; domains own the functions, this only lists them."""
-    return []
+    from backend.domains import collect
+
+    jobs: list[Job] = []
+    for provide in collect("jobs"):
+        jobs.extend(provide())
+    return jobs
 
 
 def build_scheduler(*, settings: Any, store: Any) -> AsyncIOScheduler:

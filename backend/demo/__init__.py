@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from backend.core.auth import system_principal
+from backend.core.auth import Principal, system_principal
 from backend.demo.orgs import DEMO_USERS, DemoOrgs, has_data, seed_orgs
 from storage import ObjectStore
 
 DEFAULT_PASSWORD = "fieldcase-demo"
+
+
+@dataclass
+class DemoContext:
+    """What each domain's demo seeder gets; ``shared`` carries ids between domains."""
+
+    principal: Principal
+    store: ObjectStore | None
+    password: str
+    orgs: DemoOrgs
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -24,6 +36,11 @@ async def run_demo(
     principal = system_principal("demo")
     existed = await has_data()
     orgs = await seed_orgs(principal, password=password)
+    ctx = DemoContext(principal=principal, store=store, password=password, orgs=orgs)
+    from backend.domains import collect
+
+    for seed in collect("demo"):
+        await seed(ctx)
     return DemoResult(created=not existed, orgs=orgs)
 
 

@@ -1,0 +1,78 @@
+"""The registry of domains: each folder plugs its parts into the app, CLI, scheduler and demo.
+
+A domain package ``backend.<name>`` (or ``mobile_api``) has a light ``domain.py`` that
+defines ``DOMAIN = Domain(...)``. Its fields are ``"module:attribute"`` strings so that
+reading the registry (``piccolo_conf`` does, at import) imports nothing heavy.
+
+Hooks, all optional:
+
+- ``piccolo_app``: the Piccolo app module (``"backend.x.piccolo_app"``).
+- ``controllers``: a list of Litestar controllers/handlers mounted under ``/api/v1``.
+- ``public``: handlers mounted under ``/public`` (no login).
+- ``routers``: routers mounted at the root (the mobile API's ``/mobile/v1``).
+- ``cli``: ``register(subparsers)`` adding ``fieldcase`` subcommands.
+- ``jobs``: ``jobs() -> list[scheduler.runner.Job]``.
+- ``demo``: ``async seed(ctx: backend.demo.DemoContext) -> None``, run in list order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+# Order matters: demo seeding and migrations follow it (a domain comes after what it needs).
+DOMAIN_MODULES: list[str] = [
+    "backend.audit",
+    "backend.orgs",
+    "backend.calendar",
+]
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    piccolo_app: str | None = None
+    controllers: str | None = None
+    public: str | None = None
+    routers: str | None = None
+    cli: str | None = None
+    jobs: str | None = None
+    demo: str | None = None
+
+
+def resolve(ref: str) -> Any:
+    """Import ``"module:attribute"``."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@cache
+def domains() -> tuple[Domain, ...]:
+    found = []
+    for module in DOMAIN_MODULES:
+        domain = importlib.import_module(f"{module}.domain").DOMAIN
+        if not isinstance(domain, Domain):
+            raise TypeError(f"{module}.domain.DOMAIN is not a Domain")
+        found.append(domain)
+    return tuple(found)
+
+
+def piccolo_apps() -> list[str]:
+    return [d.piccolo_app for d in domains() if d.piccolo_app]
+
+
+def collect(hook: str) -> list[Any]:
+    """Every domain's value for ``hook`` (lists are concatenated), in registry order."""
+    out: list[Any] = []
+    for domain in domains():
+        ref = getattr(domain, hook)
+        if ref is None:
+            continue
+        value = resolve(ref)
+        if isinstance(value, list | tuple):
+            out.extend(value)
+        else:
+            out.append(value)
+    return out
