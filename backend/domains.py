@@ -7,7 +7,8 @@ reading the registry (``piccolo_conf`` does, at import) imports nothing heavy.
 Hooks, all optional:
 
 - ``piccolo_app``: the Piccolo app module (``"backend.x.piccolo_app"``).
-- ``controllers``: a list of Litestar controllers/handlers mounted under ``/api/v1``.
+- ``controllers``: a list (or a zero-argument function returning one) of Litestar
+  controllers/handlers mounted under ``/api/v1``; the same for ``public`` and ``routers``.
 - ``public``: handlers mounted under ``/public`` (no login).
 - ``routers``: routers mounted at the root (the mobile API's ``/mobile/v1``).
 - ``cli``: ``register(subparsers)`` adding ``fieldcase`` subcommands.
@@ -27,6 +28,7 @@ DOMAIN_MODULES: list[str] = [
     "backend.audit",
     "backend.orgs",
     "backend.calendar",
+    "mobile_api",
 ]
 
 
@@ -71,6 +73,8 @@ def collect(hook: str) -> list[Any]:
         if ref is None:
             continue
         value = resolve(ref)
+        if callable(value) and hook in ("controllers", "public", "routers"):
+            value = value()
         if isinstance(value, list | tuple):
             out.extend(value)
         else:

@@ -1,0 +1,22 @@
+"""Assembles /mobile/v1 from the handler lists of the modules in ``MODULES``."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from litestar import Router
+
+# Each module defines ``HANDLERS``: a list of controllers or route handlers.
+MODULES: list[str] = []
+
+
+def build_router() -> Router:
+    handlers: list[Any] = []
+    for name in MODULES:
+        handlers.extend(importlib.import_module(name).HANDLERS)
+    return Router(path="/mobile/v1", route_handlers=handlers)
+
+
+def routers() -> list[Router]:
+    return [build_router()] if MODULES else []
