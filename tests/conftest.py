@@ -232,9 +232,7 @@ def settings(db: TestDb, tmp_path: Path) -> Settings:
         secret_key=base.secret_key,
         timezone=base.timezone,
         var_dir=tmp_path / "var",
-        # No pool: tests call services on their own loop while the test client runs the app
-        # on another, and an asyncpg pool is bound to the loop that created it.
-        db_pool_size=0,
+        db_pool_size=0,  # the client fixture starts the pool on the test's loop
     )
 
 
@@ -247,10 +245,25 @@ async def app(settings: Settings) -> Any:
 
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[Any]:
-    from litestar.testing import AsyncTestClient
+    """An HTTP client calling the app in this test's event loop.
 
-    async with AsyncTestClient(app=app) as test_client:
-        yield test_client
+    Litestar's own test client runs the app on a second loop in a thread, but services
+    called by the test share the app's pool, which asyncpg binds to one loop. So the
+    lifespan's work (bind the engine, start the pool) is done here, on this loop.
+    """
+    import httpx
+
+    from backend.core.db import bind_engine, start_pool
+
+    engine = app.state.engine
+    bind_engine(engine)
+    await start_pool(engine, max_size=4)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+    finally:
+        await close_pool(engine)
 
 
 @pytest.fixture
