@@ -14,6 +14,12 @@ Hooks, all optional:
 - ``cli``: ``register(subparsers)`` adding ``fieldcase`` subcommands.
 - ``jobs``: ``jobs() -> list[scheduler.runner.Job]``.
 - ``demo``: ``async seed(ctx: backend.demo.DemoContext) -> None``, run in list order.
+- ``evidence_targets``: a dict ``{target_kind: resolver}`` naming what evidence can be
+  attached to (``"task"``, ``"case"``...). ``async resolver(principal, target_id) ->
+  org_unit_id`` returns the org unit that owns the target, and raises
+  ``backend.core.errors.NotFound`` when the target is missing or outside the principal's
+  scope. The evidence domain stores ``(target_kind, target_id)`` without a foreign key
+  and asks the resolver on every upload (see ``backend.evidence.targets``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Domain:
     cli: str | None = None
     jobs: str | None = None
     demo: str | None = None
+    evidence_targets: str | None = None
 
 
 def resolve(ref: str) -> Any:
