@@ -34,6 +34,7 @@ DOMAIN_MODULES: list[str] = [
     "backend.audit",
     "backend.orgs",
     "backend.calendar",
+    "backend.cases",
     "mobile_api",
 ]
 

@@ -1,0 +1,1 @@
+"""Cases: leads, the case lifecycle, deadlines, transfers, legal review, case file, scoring."""

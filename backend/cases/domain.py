@@ -1,0 +1,9 @@
+"""Registry entry of the cases domain (see backend/domains.py)."""
+
+from backend.domains import Domain
+
+DOMAIN = Domain(
+    name="cases",
+    piccolo_app="backend.cases.piccolo_app",
+    controllers="backend.cases.controllers:CONTROLLERS",
+)
