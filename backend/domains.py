@@ -20,6 +20,11 @@ Hooks, all optional:
   ``backend.core.errors.NotFound`` when the target is missing or outside the principal's
   scope. The evidence domain stores ``(target_kind, target_id)`` without a foreign key
   and asks the resolver on every upload (see ``backend.evidence.targets``).
+- ``deadlines``: an async generator function
+  ``provide(*, horizon: datetime, watched: Sequence[str]) -> AsyncIterator[DeadlineItem]``
+  telling the escalation sweep which of the domain's targets are due (and which watched
+  ones got resolved). The contract, with ``DeadlineItem`` and the seeded rule kinds, is in
+  ``backend/core/deadlines.py``; ``deadline_providers()`` lists them by domain name.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class Domain:
     jobs: str | None = None
     demo: str | None = None
     evidence_targets: str | None = None
+    deadlines: str | None = None
 
 
 def resolve(ref: str) -> Any:
@@ -88,3 +94,8 @@ def collect(hook: str) -> list[Any]:
         else:
             out.append(value)
     return out
+
+
+def deadline_providers() -> dict[str, Any]:
+    """Each domain's deadline provider (``backend.core.deadlines``), keyed by domain name."""
+    return {d.name: resolve(d.deadlines) for d in domains() if d.deadlines}
