@@ -39,6 +39,7 @@ DOMAIN_MODULES: list[str] = [
     "backend.audit",
     "backend.orgs",
     "backend.calendar",
+    "backend.matters",
     "backend.cases",
     "mobile_api",
 ]
