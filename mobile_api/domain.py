@@ -2,4 +2,9 @@
 
 from backend.domains import Domain
 
-DOMAIN = Domain(name="mobile", routers="mobile_api.router:routers")
+DOMAIN = Domain(
+    name="mobile",
+    piccolo_app="mobile_api.piccolo_app",
+    routers="mobile_api.router:routers",
+    jobs="mobile_api.jobs:jobs",
+)

@@ -7,15 +7,21 @@ from typing import Any
 
 from litestar import Router
 
+from mobile_api.transport import mobile_transport
+
 # Each module defines ``HANDLERS``: a list of controllers or route handlers.
-MODULES: list[str] = []
+MODULES: list[str] = [
+    "mobile_api.auth",
+    "mobile_api.sync",
+    "mobile_api.records",
+]
 
 
 def build_router() -> Router:
     handlers: list[Any] = []
     for name in MODULES:
         handlers.extend(importlib.import_module(name).HANDLERS)
-    return Router(path="/mobile/v1", route_handlers=handlers)
+    return Router(path="/mobile/v1", route_handlers=handlers, middleware=[mobile_transport])
 
 
 def routers() -> list[Router]:

@@ -1,0 +1,30 @@
+"""The mobile API's own bookkeeping: every write applied through it, with its stored response."""
+
+from piccolo.columns import UUID, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+
+class MobileOperation(Table, tablename="mobile_operation"):
+    """One write sent by a phone, keyed by (user, Idempotency-Key); a replay returns ``response``.
+
+    Written in the same transaction as the write's effect, so an operation is either
+    applied and recorded, or neither.
+    """
+
+    id = UUID(primary_key=True)
+    user_id = UUID(index=True)
+    idempotency_key = Varchar(length=200)
+    device_id = Varchar(length=100, default="")
+    op = Varchar(length=80)
+    target = Varchar(length=64, default="")
+    # sha256 of the canonical request (op, target, body): the same key with another body is refused.
+    request_hash = Varchar(length=64)
+    status_code = Integer()
+    response = Text()
+    # The device's clock when the action happened, the server's when it was applied, and the
+    # offset of the device clock measured when the request arrived (null if not sent).
+    device_time = Timestamptz(null=True, default=None)
+    server_time = Timestamptz()
+    clock_skew_seconds = Integer(null=True, default=None)
+    clock_skew_flagged = Boolean(default=False)
+    expires_at = Timestamptz(index=True)
