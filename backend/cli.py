@@ -80,12 +80,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.audit.anchors import verify_anchors
     from backend.audit.service import verify_chain
+    from storage import open_store
 
-    streams, events, broken = asyncio.run(_with_db(settings, verify_chain))
+    store = open_store(settings)
+
+    async def run() -> tuple[Any, ...]:
+        streams, events, broken = await verify_chain()
+        if broken is not None:
+            return streams, events, broken, 0
+        anchors, broken = await verify_anchors(store=store)
+        return streams, events, broken, anchors
+
+    streams, events, broken, anchors = asyncio.run(_with_db(settings, run))
     if broken is not None:
         raise CommandError(f"audit chain broken at {broken}")
-    print(f"OK: {events} events in {streams} streams verified")
+    print(f"OK: {events} events in {streams} streams verified, {anchors} anchors match")
     return 0
 
 

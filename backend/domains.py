@@ -42,6 +42,7 @@ DOMAIN_MODULES: list[str] = [
     "backend.matters",
     "backend.cases",
     "backend.onsite",
+    "backend.escalations",
     "mobile_api",
 ]
 

@@ -1,13 +1,26 @@
-"""Job registry and the APScheduler setup (memory job store, stable ids, coalesce)."""
+"""Job registry and the APScheduler setup (memory job store, stable ids, coalesce).
+
+Jobs are rebuilt from the domains' ``jobs`` hooks at every start, so the memory job
+store loses nothing that matters. Every job is safe to run in several scheduler
+processes at once: the domains claim their rows with ``FOR UPDATE SKIP LOCKED`` and
+unique keys, so this module only triggers work.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger("fieldcase.scheduler")
+
+MISFIRE_GRACE_S = 120
 
 
 @dataclass(frozen=True)
@@ -25,20 +38,54 @@ def registered_jobs() -> list[Job]:
     jobs: list[Job] = []
     for provide in collect("jobs"):
         jobs.extend(provide())
+    ids = [j.id for j in jobs]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"duplicate job ids: {sorted(ids)}")
     return jobs
+
+
+def find_job(job_id: str) -> Job:
+    for job in registered_jobs():
+        if job.id == job_id:
+            return job
+    known = ", ".join(j.id for j in registered_jobs())
+    raise KeyError(f"no job {job_id!r} (known: {known})")
+
+
+async def run_job(job: Job, *, settings: Any, store: Any) -> Any:
+    """Run one job once, logging its outcome; errors are logged, not raised (for the loop)."""
+    started = time.monotonic()
+    try:
+        outcome = await job.func(settings=settings, store=store)
+    except Exception:
+        log.exception("job %s failed after %.1fs", job.id, time.monotonic() - started)
+        return None
+    log.info("job %s done in %.1fs: %s", job.id, time.monotonic() - started, outcome)
+    return outcome
 
 
 def build_scheduler(*, settings: Any, store: Any) -> AsyncIOScheduler:
     sched = AsyncIOScheduler(
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 120}
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": MISFIRE_GRACE_S,
+        },
+        timezone=dt.UTC,
     )
     for job in registered_jobs():
         sched.add_job(
-            job.func,
-            IntervalTrigger(seconds=job.seconds),
+            run_job,
+            IntervalTrigger(seconds=job.seconds, timezone=dt.UTC),
+            args=[job],
             id=job.id,
             name=job.description,
             kwargs={"settings": settings, "store": store},
             replace_existing=True,
         )
     return sched
+
+
+def next_runs(now: dt.datetime) -> list[tuple[Job, dt.datetime]]:
+    """Each job with its next run if a scheduler started ``now``."""
+    return [(job, now + dt.timedelta(seconds=job.seconds)) for job in registered_jobs()]

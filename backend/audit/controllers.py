@@ -6,7 +6,7 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from backend.audit import service
-from backend.audit.schemas import AuditEventOut
+from backend.audit.schemas import AnchorOut, AuditEventOut
 from backend.core.auth import Principal, require_roles
 from backend.core.pagination import check_page
 from backend.core.schemas import to_struct
@@ -41,3 +41,15 @@ class AuditController(Controller):
 
 
 CONTROLLERS = [AuditController]
+
+
+@get("/anchors", operation_id="listAuditAnchors", tags=["public"])
+async def list_anchors(limit: int = 100, offset: int = 0) -> list[AnchorOut]:
+    """Published audit anchors, newest first: Merkle roots over every audit stream head."""
+    from backend.audit.anchors import list_anchors as rows
+
+    check_page(limit, offset)
+    return [to_struct(AnchorOut, r) for r in await rows(limit=limit, offset=offset)]
+
+
+PUBLIC = [list_anchors]

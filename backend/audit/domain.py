@@ -6,4 +6,6 @@ DOMAIN = Domain(
     name="audit",
     piccolo_app="backend.audit.piccolo_app",
     controllers="backend.audit.controllers:CONTROLLERS",
+    public="backend.audit.controllers:PUBLIC",
+    jobs="backend.audit.jobs:jobs",
 )

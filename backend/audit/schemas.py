@@ -15,3 +15,14 @@ class AuditEventOut(Output):
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+class AnchorOut(Output):
+    seq: int
+    created_at: dt.datetime
+    root: str
+    prev_root: str
+    streams: int
+    changed: int
+    object_key: str
+    object_sha256: str

@@ -6,4 +6,5 @@ DOMAIN = Domain(
     name="calendar",
     piccolo_app="backend.calendar.piccolo_app",
     controllers="backend.calendar.controllers:CONTROLLERS",
+    jobs="backend.calendar.jobs:jobs",
 )

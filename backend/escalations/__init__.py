@@ -1,0 +1,1 @@
+"""Escalation rules, tracked deadlines, escalation records, notifications and webhooks."""
