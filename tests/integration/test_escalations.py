@@ -61,9 +61,7 @@ async def levels_of(case_id: str) -> list[str]:
     return sorted(r["level"] for r in rows)
 
 
-async def test_undecided_case_warns_overdue_escalates_across_national_day_then_closes(
-    client, db
-):
+async def test_undecided_case_warns_overdue_escalates_across_national_day_then_closes(client, db):
     world = await build_world()
     cases = FakeCases()
     cases.org_unit = world.town_a
