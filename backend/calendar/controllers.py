@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 
 from backend.calendar import service
 from backend.calendar.schemas import DayOut, ImportOut, OverridesIn
@@ -19,8 +19,8 @@ class CalendarController(Controller):
     @get("/days", operation_id="listCalendarDays")
     async def days(
         self,
-        start: dt.date = Parameter(query="from"),
-        end: dt.date = Parameter(query="to"),
+        start: Annotated[dt.date, QueryParameter(name="from")],
+        end: Annotated[dt.date, QueryParameter(name="to")],
     ) -> list[DayOut]:
         """Working and rest days between two dates, and whether each is final."""
         if end < start or (end - start).days > 400:
@@ -37,7 +37,7 @@ class CalendarController(Controller):
 
     @post("/overrides", operation_id="importCalendarOverrides", guards=[require_roles("admin")])
     async def import_overrides(
-        self, data: OverridesIn, request: Request[Principal, Any, Any]
+        self, data: JSONBody[OverridesIn], request: Request[Principal, Any, Any]
     ) -> ImportOut:
         """Import the official schedule: holidays and make-up working days."""
         rows = [service.OverrideRow(date=d.date, working=d.working, name=d.name) for d in data.days]

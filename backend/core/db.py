@@ -148,7 +148,7 @@ async def start_pool(engine: Engine[Any], *, max_size: int = 10) -> None:
 
 
 async def close_pool(engine: Engine[Any]) -> None:
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
 
 

@@ -171,5 +171,4 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         HTTP_500_INTERNAL_SERVER_ERROR,
         "server.error",
         f"internal error; quote request id {request_id}",
-        headers={"X-Request-ID": request_id},
     )

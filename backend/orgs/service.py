@@ -389,6 +389,14 @@ async def set_team_members(
                 raise NotFound(
                     f"officers not found: {', '.join(missing)}", code="officer.not_found"
                 )
+        current = await (
+            TeamMember.select(TeamMember.officer, TeamMember.role)
+            .where(TeamMember.team == team_id)
+            .run()
+        )
+        wanted = {(m.officer_id, m.role) for m in data.members}
+        if {(uuid.UUID(str(r["officer"])), r["role"]) for r in current} == wanted:
+            return await get_team(principal=principal, team_id=team_id)  # unchanged: no event
         await TeamMember.delete().where(TeamMember.team == team_id).run()
         if data.members:
             await TeamMember.insert(
