@@ -14,6 +14,7 @@ MODULES: list[str] = [
     "mobile_api.auth",
     "mobile_api.sync",
     "mobile_api.records",
+    "mobile_api.work",
 ]
 
 

@@ -122,3 +122,82 @@ class SyncOut(Output):
     applied: int
     replayed: int
     failed: int
+
+
+# ---------------------------------------------------------------------------
+# Work list
+
+
+class Location(Output):
+    lat: float
+    lon: float
+
+
+class InspectorBrief(Output):
+    officer_id: uuid.UUID
+    name: str
+
+
+class ItemResult(Output):
+    item_code: str
+    category: str | None
+    note: str
+
+
+class TaskWork(Output, tag="task", tag_field="kind"):
+    """An inspection task (抽查任务) for the phone."""
+
+    id: uuid.UUID
+    status: str
+    version: int
+    due_date: dt.date
+    subject_id: uuid.UUID
+    subject_code: str
+    subject_name: str
+    address: str
+    location: Location | None
+    org_unit_id: uuid.UUID
+    plan_id: uuid.UUID
+    # The items to check, each with its result so far.
+    items: list[ItemResult]
+    inspectors: list[InspectorBrief]
+    checked_in_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    updated_at: dt.datetime
+    # What the officer may do next with it.
+    next_actions: list[str]
+
+
+class CaseDeadline(Output):
+    name: str
+    due: dt.date | dt.datetime | None
+
+
+class CaseWork(Output, tag="case", tag_field="kind"):
+    """A case (案件) for the phone."""
+
+    id: uuid.UUID
+    number: str
+    title: str
+    status: str
+    procedure: str
+    version: int
+    org_unit_id: uuid.UUID
+    subject_name: str
+    address: str
+    location: Location | None
+    deadlines: list[CaseDeadline]
+    next_actions: list[str]
+    updated_at: dt.datetime | None
+
+
+WorkItem = TaskWork | CaseWork
+
+
+class WorkPage(Output):
+    items: list[WorkItem]
+    # Ids to drop from the phone: reassigned, transferred away or no longer visible.
+    removed: list[uuid.UUID]
+    # Send it back as ``since``; it only moves forward.
+    cursor: str
+    has_more: bool

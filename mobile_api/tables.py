@@ -1,6 +1,6 @@
 """The mobile API's own bookkeeping: every write applied through it, with its stored response."""
 
-from piccolo.columns import UUID, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import UUID, BigInt, Boolean, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -28,3 +28,21 @@ class MobileOperation(Table, tablename="mobile_operation"):
     clock_skew_seconds = Integer(null=True, default=None)
     clock_skew_flagged = Boolean(default=False)
     expires_at = Timestamptz(index=True)
+
+
+class MobileWorkEntry(Table, tablename="mobile_work_entry"):
+    """What a user's work list held at each change: the base of delta sync and its removals.
+
+    Each change (added, changed, removed) takes the next ``seq`` of the user; a device's
+    cursor is the last ``seq`` it has seen, so "changes since the cursor" is exact and stable.
+    """
+
+    id = UUID(primary_key=True)
+    user_id = UUID(index=True)
+    kind = Varchar(length=20)
+    item_id = UUID()
+    # The source's change marker (version or update time); a new marker is a change.
+    marker = Varchar(length=64)
+    present = Boolean(default=True)
+    seq = BigInt()
+    changed_at = Timestamptz()

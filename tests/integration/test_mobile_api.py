@@ -48,6 +48,12 @@ async def test_device_login_me_refresh_and_revocation(client, db):
     assert any("CERT-SOON" in w for w in body["warnings"])
     assert "onsite_record.create" in body["permissions"]
     assert "work.read" in body["permissions"]
+    work = await client.get("/mobile/v1/work", headers=phone["headers"])
+    assert work.status_code == 200, work.text
+    assert set(work.json()) == {"items", "removed", "cursor", "has_more"}
+    bad_cursor = await client.get("/mobile/v1/work?since=abc", headers=phone["headers"])
+    assert bad_cursor.status_code == 400
+    assert bad_cursor.json()["code"] == "work.bad_cursor"
 
     # Refresh works only from the device the token was issued to, and rotates.
     wrong = await client.post(
