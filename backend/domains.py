@@ -41,6 +41,7 @@ DOMAIN_MODULES: list[str] = [
     "backend.calendar",
     "backend.matters",
     "backend.cases",
+    "backend.inspections",
     "backend.onsite",
     "backend.escalations",
     "mobile_api",

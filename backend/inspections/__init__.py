@@ -1,0 +1,1 @@
+"""Double-random, one-public inspections: item list, subject directory, plans, draws, tasks."""

@@ -1,0 +1,39 @@
+"""The unified social credit code (统一社会信用代码) of GB 32100-2015.
+
+18 characters from a 31-character alphabet (digits and capitals without I, O, S, V, Z);
+the last one is a check character over the first 17 with fixed weights.
+"""
+
+from __future__ import annotations
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+VALUES = {ch: i for i, ch in enumerate(ALPHABET)}
+WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def check_character(body: str) -> str:
+    """The check character of the first 17 characters ``body``."""
+    total = sum(VALUES[ch] * w for ch, w in zip(body, WEIGHTS, strict=True))
+    return ALPHABET[(31 - total % 31) % 31]
+
+
+def problem(code: str) -> str | None:
+    """Why ``code`` is not a valid credit code, or None if it is."""
+    if len(code) != 18:
+        return f"a credit code has 18 characters, not {len(code)}"
+    bad = sorted({ch for ch in code if ch not in VALUES})
+    if bad:
+        return f"characters not allowed in a credit code: {''.join(bad)}"
+    expected = check_character(code[:17])
+    if code[17] != expected:
+        return f"check character is {code[17]}, expected {expected}"
+    return None
+
+
+def normalize(code: str) -> str:
+    return code.strip().upper()
+
+
+def complete(body: str) -> str:
+    """``body`` (17 characters) followed by its check character."""
+    return body + check_character(body)

@@ -1,0 +1,708 @@
+"""The hashrank-v1 draw of a published plan, its public record and replacements.
+
+The pure algorithm lives in hashrank.py; this module fixes the inputs (pool per
+stratum after exclusions, inspector pool and constraints), persists the outcome
+(the immutable public record, tasks, teams, result lines) and audits it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from piccolo.table import Table
+
+from backend.audit import service as audit
+from backend.core import clock, scope
+from backend.core.auth import Principal
+from backend.core.db import current_engine, is_sqlite, write_tx
+from backend.core.errors import Conflict, NotFound
+from backend.inspections import hashrank
+from backend.inspections import schemas as s
+from backend.inspections.service import check_transition, decoded, items_by_code
+from backend.inspections.tables import (
+    DrawReplacement,
+    InspectionDraw,
+    InspectionPlan,
+    InspectionResult,
+    InspectionTask,
+    Subject,
+    TaskInspector,
+)
+from backend.orgs import service as orgs
+from backend.orgs.tables import Officer, OrgUnit, TeamMember
+
+INSERT_CHUNK = 400
+SHORTFALL_LISTED = 20
+
+
+# ---------------------------------------------------------------------------
+# Raw reads of large result sets (tuples, not dicts: a pool may hold a million ids)
+
+
+async def fetch_rows(sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+    """Run ``sql`` (``?`` placeholders) on the current transaction's connection."""
+    transaction = current_engine().current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("fetch_rows must run inside a transaction")
+    connection = transaction.connection
+    if is_sqlite():
+        cursor = await connection.cursor()
+        cursor.row_factory = None
+        await cursor.execute(sql, tuple(params))
+        rows = await cursor.fetchall()
+        await cursor.close()
+        return rows  # type: ignore[no-any-return]
+    parts = sql.split("?")
+    numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+    return await connection.fetch(numbered, *params)  # type: ignore[no-any-return]
+
+
+def _db_id(value: Any) -> Any:
+    """A UUID as the current database compares it (text on SQLite)."""
+    return str(value) if is_sqlite() else uuid.UUID(str(value))
+
+
+def _in(values: Sequence[Any]) -> str:
+    return "(" + ", ".join("?" for _ in values) + ")"
+
+
+# ---------------------------------------------------------------------------
+# Inputs of a draw
+
+
+@dataclass
+class Pool:
+    strata: dict[str, list[str]]
+    sorted_ids: list[str]
+    excluded: int
+
+
+async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
+    if not unit_ids:
+        return []
+    rows = await OrgUnit.select(OrgUnit.path).where(OrgUnit.id.is_in(list(unit_ids))).run()
+    out: set[uuid.UUID] = set()
+    for r in rows:
+        out |= await orgs.org_ids_under(r["path"])
+    return sorted(out)
+
+
+async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -> Pool:
+    """Each stratum's eligible credit codes after the scope filters and the no-repeat window."""
+    units = await _subtree_ids([plan["org_unit"]])
+    if plan["scope_org_unit_ids"]:
+        wanted = set(await _subtree_ids(plan["scope_org_unit_ids"]))
+        units = [u for u in units if u in wanted]
+    sql = "SELECT credit_code, risk_class, abnormal, serious_violation FROM subject "
+    sql += f"WHERE status = 'active' AND org_unit IN {_in(units or [uuid.UUID(int=0)])}"
+    params: list[Any] = [_db_id(u) for u in units or [uuid.UUID(int=0)]]
+    types = list(plan["scope_subject_types"])
+    if not types and all(i["subject_types"] for i in items.values()):
+        types = sorted({t for i in items.values() for t in i["subject_types"]})
+    for column, values in (
+        ("grid_code", plan["scope_grid_codes"]),
+        ("industry", plan["scope_industries"]),
+        ("subject_type", types),
+    ):
+        if values:
+            sql += f" AND {column} IN {_in(values)}"
+            params.extend(values)
+    sql += " ORDER BY credit_code" + ("" if is_sqlite() else ' COLLATE "C"')
+    rows = await fetch_rows(sql, params)
+
+    cutoff = clock.now().date() - dt.timedelta(days=plan["exclusion_days"])
+    codes = list(items)
+    recent = await fetch_rows(
+        "SELECT DISTINCT r.subject_code FROM inspection_result r "
+        "JOIN inspection_task t ON r.task = t.id "
+        f"WHERE r.item_code IN {_in(codes)} AND r.drawn_on >= ? AND t.status != 'cancelled'",
+        [*codes, cutoff],
+    )
+    excluded = {r[0] for r in recent}
+    wanted_strata = set(plan["scope_risk_classes"])
+    strata: dict[str, list[str]] = {}
+    for code, risk, abnormal, serious in rows:
+        if code in excluded:
+            continue
+        stratum = "flagged" if abnormal or serious else risk
+        if wanted_strata and stratum not in wanted_strata:
+            continue
+        strata.setdefault(stratum, []).append(code)
+    ids = [i for pool in strata.values() for i in pool]
+    # Already in code order from the database; sorting a sorted list is linear.
+    return Pool(strata=strata, sorted_ids=sorted(ids), excluded=len(excluded))
+
+
+def quotas(
+    plan: dict[str, Any], items: dict[str, dict[str, Any]], strata: dict[str, list[str]]
+) -> dict[str, int]:
+    """Fixed count, else plan ratio, else the highest ratio any item asks for, else the rule."""
+    counts = decoded(plan["counts"]) or {}
+    ratios = decoded(plan["ratios"]) or {}
+    out: dict[str, int] = {}
+    for name, pool in strata.items():
+        if name in counts:
+            out[name] = hashrank.quota_for(len(pool), count=int(counts[name]))
+            continue
+        ratio = ratios.get(name)
+        if ratio is None:
+            item_ratios = [(decoded(i["ratios"]) or {}).get(name) for i in items.values()]
+            given = [r for r in item_ratios if r is not None]
+            ratio = max(given) if given else s.DEFAULT_RATIOS[name]
+        out[name] = hashrank.quota_for(len(pool), ratio=ratio)
+    return out
+
+
+async def inspector_pool(plan: dict[str, Any]) -> list[str]:
+    """Officers of the plan's teams and org units (the plan's own unit if none is named)."""
+    ids: set[str] = set()
+    if plan["inspector_team_ids"]:
+        rows = (
+            await TeamMember.select(TeamMember.officer)
+            .where(TeamMember.team.is_in(list(plan["inspector_team_ids"])))
+            .run()
+        )
+        ids |= {str(r["officer"]) for r in rows}
+    units = plan["inspector_org_unit_ids"]
+    if not units and not plan["inspector_team_ids"]:
+        units = [plan["org_unit"]]
+    if units:
+        subtree = await _subtree_ids(units)
+        rows = await Officer.select(Officer.id).where(Officer.org_unit.is_in(subtree)).run()
+        ids |= {str(r["id"]) for r in rows}
+    return sorted(ids)
+
+
+async def draw_wide_reasons(
+    officer_ids: list[str], *, on: dt.date, domains: set[str]
+) -> dict[str, str]:
+    """Inspectors that cannot be drawn at all: on leave, no valid certificate, wrong domain."""
+    uuids = [uuid.UUID(i) for i in officer_ids]
+    statuses = (
+        {
+            str(r["id"]): r["status"]
+            for r in await Officer.select(Officer.id, Officer.status)
+            .where(Officer.id.is_in(uuids))
+            .run()
+        }
+        if uuids
+        else {}
+    )
+    certificates = await orgs.valid_certificates(uuids, on)
+    out: dict[str, str] = {}
+    for officer in officer_ids:
+        certs = certificates.get(uuid.UUID(officer), [])
+        if statuses.get(officer) == "on_leave":
+            out[officer] = "on_leave"
+        elif not certs:
+            out[officer] = "certificate"
+        elif not domains & {d for c in certs for d in c.domains}:
+            out[officer] = "domain"
+    return out
+
+
+async def _conflicts(officer_ids: list[str]) -> dict[str, frozenset[str]]:
+    by_officer = await orgs.conflicts_by_officer([uuid.UUID(i) for i in officer_ids])
+    by_subject: dict[str, set[str]] = {}
+    for officer, codes in by_officer.items():
+        for code in codes:
+            by_subject.setdefault(code, set()).add(str(officer))
+    return {k: frozenset(v) for k, v in by_subject.items()}
+
+
+async def previous_leads(codes: list[str]) -> dict[str, str]:
+    """The lead inspector of each subject's latest (not cancelled) inspection."""
+    latest: dict[str, tuple[Any, str]] = {}
+    for start in range(0, len(codes), INSERT_CHUNK):
+        chunk = codes[start : start + INSERT_CHUNK]
+        rows = (
+            await TaskInspector.select(
+                TaskInspector.task.subject_code.as_alias("code"),
+                TaskInspector.task.created_at.as_alias("at"),
+                TaskInspector.officer,
+            )
+            .where(
+                TaskInspector.task.subject_code.is_in(chunk)
+                & (TaskInspector.position == 0)
+                & (TaskInspector.task.status != "cancelled")
+            )
+            .run()
+        )
+        for r in rows:
+            seen = latest.get(r["code"])
+            if seen is None or r["at"] > seen[0]:
+                latest[r["code"]] = (r["at"], str(r["officer"]))
+    return {code: officer for code, (_, officer) in latest.items()}
+
+
+# ---------------------------------------------------------------------------
+# The draw
+
+
+async def _insert_many(table: type[Table], rows: list[Table]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await table.insert(*rows[start : start + INSERT_CHUNK]).run()
+
+
+async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = "") -> s.DrawOut:
+    """Run hashrank-v1 for a published plan; refuse (409) if any subject cannot be staffed."""
+    async with write_tx():
+        plan = await scope.fetch(
+            InspectionPlan, plan_id, principal, org_column=InspectionPlan.org_unit, what="plan"
+        )
+        target = check_transition(plan["status"], "draw")
+        items = await items_by_code(list(plan["item_codes"]))
+        pool = await subject_pool(plan, items)
+        quota = quotas(plan, items, pool.strata)
+        inspectors = await inspector_pool(plan)
+        secret = bytes.fromhex(plan["secret"])
+        digest = hashrank.pool_digest(pool.sorted_ids, presorted=True)
+        seed = hashrank.seed(secret, digest, entropy)
+        strata: list[dict[str, Any]] = []
+        order: list[tuple[str, str]] = []
+        for name in sorted(pool.strata):
+            chosen = hashrank.select(seed, name, pool.strata[name], quota[name])
+            strata.append(
+                {"name": name, "pool": pool.strata[name], "quota": quota[name], "selected": chosen}
+            )
+            order.extend((name, code) for code in chosen)
+        codes = [code for _, code in order]
+        constraints = hashrank.Constraints(
+            team_size=plan["team_size"],
+            workload_cap=plan["workload_cap"],
+            unavailable=await draw_wide_reasons(
+                inspectors,
+                on=plan["planned_start"],
+                domains={i["domain"] for i in items.values()},
+            ),
+            conflicts=await _conflicts(inspectors),
+            previous_lead=await previous_leads(codes),
+        )
+        assignments = hashrank.assign(seed, codes, inspectors, constraints)
+        short = hashrank.shortfall(assignments, plan["team_size"])
+        if short:
+            listed = [{"subject_id": k, "missing": v} for k, v in list(short.items())]
+            raise Conflict(
+                f"cannot staff {len(short)} of {len(codes)} selected subjects with "
+                f"{plan['team_size']} inspectors each from a pool of {len(inspectors)} "
+                f"(first: {', '.join(f'{k} lacks {v}' for k, v in list(short.items())[:5])}); "
+                "widen the inspector pool or raise the workload cap",
+                code="draw.understaffed",
+                extra={"shortfall": listed[:SHORTFALL_LISTED], "short_subjects": len(short)},
+            )
+
+        now = clock.now()
+        draw_id = uuid.uuid4()
+        result = hashrank.Draw(
+            pool_digest=digest, seed=seed, strata=strata, assignments=assignments
+        )
+        record = hashrank.public_record(
+            draw_id=str(draw_id),
+            plan_id=str(plan_id),
+            drawn_at=clock.iso(now),
+            secret=secret,
+            entropy=entropy,
+            result=result,
+            inspector_pool=inspectors,
+        )
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        record_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        await InspectionDraw.insert(
+            InspectionDraw(
+                id=draw_id,
+                plan=plan_id,
+                drawn_at=now,
+                actor=principal.actor,
+                pool_size=len(pool.sorted_ids),
+                selected=len(codes),
+                record_sha256=record_sha256,
+                record=text,
+            )
+        ).run()
+        await _create_tasks(plan, draw_id, order, assignments, now)
+        await (
+            InspectionPlan.update(
+                {
+                    InspectionPlan.status: target,
+                    InspectionPlan.entropy: entropy,
+                    InspectionPlan.updated_at: now,
+                }
+            )
+            .where(InspectionPlan.id == plan_id)
+            .run()
+        )
+        await audit.record(
+            stream=f"plan:{plan_id}",
+            action="plan.drawn",
+            actor=principal.actor,
+            payload={
+                "draw_id": draw_id,
+                "algorithm": hashrank.ALGORITHM,
+                "record_sha256": record_sha256,
+                "pool_size": len(pool.sorted_ids),
+                "excluded_recently_inspected": pool.excluded,
+                "quotas": quota,
+                "selected": len(codes),
+                "entropy": entropy,
+            },
+            org_unit_id=plan["org_unit"],
+        )
+    return s.DrawOut(
+        draw_id=draw_id,
+        plan_id=plan_id,
+        drawn_at=now,
+        pool_size=len(pool.sorted_ids),
+        selected=len(codes),
+        tasks=len(codes),
+        record_sha256=record_sha256,
+    )
+
+
+async def _create_tasks(
+    plan: dict[str, Any],
+    draw_id: uuid.UUID,
+    order: list[tuple[str, str]],
+    assignments: list[hashrank.Assignment],
+    now: dt.datetime,
+) -> None:
+    codes = [code for _, code in order]
+    subjects: dict[str, tuple[Any, Any]] = {}
+    for start in range(0, len(codes), INSERT_CHUNK):
+        rows = (
+            await Subject.select(Subject.id, Subject.credit_code, Subject.org_unit)
+            .where(Subject.credit_code.is_in(codes[start : start + INSERT_CHUNK]))
+            .run()
+        )
+        subjects.update({r["credit_code"]: (r["id"], r["org_unit"]) for r in rows})
+    tasks: list[Table] = []
+    members: list[Table] = []
+    results: list[Table] = []
+    drawn_on = now.date()
+    for (stratum, code), assignment in zip(order, assignments, strict=True):
+        subject_id, org_unit = subjects[code]
+        task_id = uuid.uuid4()
+        tasks.append(
+            InspectionTask(
+                id=task_id,
+                plan=plan["id"],
+                draw=draw_id,
+                subject=subject_id,
+                subject_code=code,
+                org_unit=org_unit,
+                stratum=stratum,
+                status="assigned",
+                due_date=plan["planned_end"],
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        members.extend(
+            TaskInspector(
+                id=uuid.uuid4(), task=task_id, officer=uuid.UUID(officer), position=n, active=True
+            )
+            for n, officer in enumerate(assignment.inspectors)
+        )
+        results.extend(
+            InspectionResult(
+                id=uuid.uuid4(),
+                task=task_id,
+                item_code=item,
+                subject_code=code,
+                drawn_on=drawn_on,
+            )
+            for item in plan["item_codes"]
+        )
+    await _insert_many(InspectionTask, tasks)
+    await _insert_many(TaskInspector, members)
+    await _insert_many(InspectionResult, results)
+
+
+# ---------------------------------------------------------------------------
+# The public record
+
+
+async def public_record_text(*, draw_id: uuid.UUID) -> str:
+    row = (
+        await InspectionDraw.select(InspectionDraw.record)
+        .where(InspectionDraw.id == draw_id)
+        .first()
+        .run()
+    )
+    if row is None:
+        raise NotFound("draw not found", code="draw.not_found")
+    return row["record"]  # type: ignore[no-any-return]
+
+
+async def public_draws() -> list[dict[str, Any]]:
+    rows = (
+        await InspectionDraw.select(
+            InspectionDraw.id.as_alias("draw_id"),
+            InspectionDraw.plan.as_alias("plan_id"),
+            InspectionDraw.plan.code.as_alias("plan_code"),
+            InspectionDraw.plan.name.as_alias("plan_name"),
+            InspectionDraw.drawn_at,
+            InspectionDraw.pool_size,
+            InspectionDraw.selected,
+            InspectionDraw.record_sha256,
+        )
+        .order_by(InspectionDraw.drawn_at, ascending=False)
+        .run()
+    )
+    return [
+        r | {"algorithm": hashrank.ALGORITHM, "record_url": f"/public/draws/{r['draw_id']}"}
+        for r in rows
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Replacements: new audited records that reuse the draw's ranking
+
+
+async def _draw_record(draw_id: Any) -> dict[str, Any]:
+    return json.loads(await public_record_text(draw_id=draw_id))  # type: ignore[no-any-return]
+
+
+async def replace_inspector(
+    *, principal: Principal, task_id: uuid.UUID, officer_id: uuid.UUID, reason: str
+) -> s.ReplacementOut:
+    """Swap one inspector of a task for the next eligible one in that subject's ranking."""
+    async with write_tx():
+        task = await scope.fetch(
+            InspectionTask, task_id, principal, org_column=InspectionTask.org_unit, what="task"
+        )
+        if task["status"] in ("completed", "cancelled"):
+            raise Conflict(f"the task is {task['status']}", code="task.closed")
+        team = (
+            await TaskInspector.select()
+            .where((TaskInspector.task == task_id) & TaskInspector.active.eq(True))
+            .order_by(TaskInspector.position)
+            .run()
+        )
+        current = [str(m["officer"]) for m in team]
+        if str(officer_id) not in current:
+            raise NotFound("that officer is not on this task's team", code="task.not_member")
+        plan = await InspectionPlan.select().where(InspectionPlan.id == task["plan"]).first().run()
+        assert plan is not None
+        record = await _draw_record(task["draw"])
+        items = await items_by_code(list(plan["item_codes"]))
+        pool = record["inspector_pool"]
+        everyone_tried = {
+            str(r["officer"])
+            for r in await TaskInspector.select(TaskInspector.officer)
+            .where(TaskInspector.task == task_id)
+            .run()
+        }
+        unavailable = await draw_wide_reasons(
+            pool, on=clock.now().date(), domains={i["domain"] for i in items.values()}
+        )
+        conflicts = await _conflicts(pool)
+        lead = (await previous_leads_before(task["subject_code"], task_id)).get(
+            task["subject_code"]
+        )
+        seed = bytes.fromhex(record["seed"])
+        replacement = None
+        for candidate in hashrank.inspector_order(seed, task["subject_code"], pool):
+            if candidate in everyone_tried or candidate in unavailable:
+                continue
+            if candidate in conflicts.get(task["subject_code"], ()) or candidate == lead:
+                continue
+            replacement = candidate
+            break
+        if replacement is None:
+            raise Conflict(
+                "no eligible inspector is left in the draw's pool for this subject",
+                code="draw.no_replacement",
+            )
+        position = max(m["position"] for m in team) + 1
+        await (
+            TaskInspector.update({TaskInspector.active: False})
+            .where((TaskInspector.task == task_id) & (TaskInspector.officer == officer_id))
+            .run()
+        )
+        await TaskInspector.insert(
+            TaskInspector(
+                id=uuid.uuid4(),
+                task=task_id,
+                officer=uuid.UUID(replacement),
+                position=position,
+                active=True,
+            )
+        ).run()
+        return await _record_replacement(
+            principal, task, "inspector", str(officer_id), replacement, reason
+        )
+
+
+async def previous_leads_before(code: str, task_id: Any) -> dict[str, str]:
+    """The lead of the subject's latest inspection other than ``task_id``."""
+    rows = (
+        await TaskInspector.select(
+            TaskInspector.officer, TaskInspector.task.created_at.as_alias("at")
+        )
+        .where(
+            (TaskInspector.task.subject_code == code)
+            & (TaskInspector.position == 0)
+            & (TaskInspector.task != task_id)
+            & (TaskInspector.task.status != "cancelled")
+        )
+        .order_by(TaskInspector.task.created_at, ascending=False)
+        .first()
+        .run()
+    )
+    return {code: str(rows["officer"])} if rows else {}
+
+
+async def replace_subject(
+    *, principal: Principal, task_id: uuid.UUID, reason: str
+) -> s.ReplacementOut:
+    """Cancel a task whose subject cannot be inspected; the next subject of its stratum's
+    ranking (still active, not yet drawn) gets a new task, staffed by the same walk."""
+    async with write_tx():
+        task = await scope.fetch(
+            InspectionTask, task_id, principal, org_column=InspectionTask.org_unit, what="task"
+        )
+        if task["status"] != "assigned":
+            raise Conflict(
+                f"only an assigned task can be replaced (it is {task['status']})",
+                code="task.not_assigned",
+            )
+        record = await _draw_record(task["draw"])
+        plan = await InspectionPlan.select().where(InspectionPlan.id == task["plan"]).first().run()
+        assert plan is not None
+        seed = bytes.fromhex(record["seed"])
+        stratum = next(x for x in record["strata"] if x["name"] == task["stratum"])
+        drawn = {
+            r["subject_code"]
+            for r in await InspectionTask.select(InspectionTask.subject_code)
+            .where(InspectionTask.draw == task["draw"])
+            .run()
+        }
+        ranking = hashrank.rank(seed, stratum["name"], stratum["pool"])
+        candidates = [c for c in ranking if c not in drawn]
+        active = set()
+        for start in range(0, len(candidates), INSERT_CHUNK):
+            rows = (
+                await Subject.select(Subject.credit_code)
+                .where(
+                    Subject.credit_code.is_in(candidates[start : start + INSERT_CHUNK])
+                    & (Subject.status == "active")
+                )
+                .run()
+            )
+            active |= {r["credit_code"] for r in rows}
+            if active:
+                break
+        code = next((c for c in candidates if c in active), None)
+        if code is None:
+            raise Conflict(
+                "no subject is left in this stratum's ranking", code="draw.no_replacement"
+            )
+        items = await items_by_code(list(plan["item_codes"]))
+        pool = record["inspector_pool"]
+        load: dict[str, int] = {}
+        for m in (
+            await TaskInspector.select(TaskInspector.officer)
+            .where(TaskInspector.task.draw == task["draw"])
+            .run()
+        ):
+            load[str(m["officer"])] = load.get(str(m["officer"]), 0) + 1
+        constraints = hashrank.Constraints(
+            team_size=plan["team_size"],
+            workload_cap=plan["workload_cap"],
+            unavailable=await draw_wide_reasons(
+                pool, on=clock.now().date(), domains={i["domain"] for i in items.values()}
+            ),
+            conflicts=await _conflicts(pool),
+            previous_lead=await previous_leads([code]),
+        )
+        assignment = hashrank.assign(seed, [code], pool, constraints, workload=load)
+        if hashrank.shortfall(assignment, plan["team_size"]):
+            raise Conflict("the replacement subject cannot be staffed", code="draw.understaffed")
+        now = clock.now()
+        await (
+            InspectionTask.update(
+                {
+                    InspectionTask.status: "cancelled",
+                    InspectionTask.cancel_reason: reason,
+                    InspectionTask.updated_at: now,
+                    InspectionTask.version: InspectionTask.version + 1,
+                }
+            )
+            .where(InspectionTask.id == task_id)
+            .run()
+        )
+        await _create_tasks(plan, task["draw"], [(stratum["name"], code)], assignment, now)
+        return await _record_replacement(
+            principal, task, "subject", task["subject_code"], code, reason
+        )
+
+
+async def _record_replacement(
+    principal: Principal, task: dict[str, Any], kind: str, old: str, new: str, reason: str
+) -> s.ReplacementOut:
+    now = clock.now()
+    row = DrawReplacement(
+        id=uuid.uuid4(),
+        draw=task["draw"],
+        kind=kind,
+        task=task["id"],
+        replaced=old,
+        replacement=new,
+        reason=reason,
+        actor=principal.actor,
+        created_at=now,
+    )
+    await DrawReplacement.insert(row).run()
+    if kind == "inspector":
+        await (
+            InspectionTask.update(
+                {InspectionTask.updated_at: now, InspectionTask.version: InspectionTask.version + 1}
+            )
+            .where(InspectionTask.id == task["id"])
+            .run()
+        )
+    await audit.record(
+        stream=f"draw:{task['draw']}",
+        action=f"draw.{kind}_replaced",
+        actor=principal.actor,
+        payload={"task_id": task["id"], "replaced": old, "replacement": new, "reason": reason},
+        org_unit_id=task["org_unit"],
+    )
+    return s.ReplacementOut(
+        id=row.id,
+        draw_id=task["draw"],
+        kind=kind,
+        task_id=task["id"],
+        replaced=old,
+        replacement=new,
+        reason=reason,
+        created_at=now,
+    )
+
+
+async def list_replacements(*, draw_id: uuid.UUID) -> list[s.ReplacementOut]:
+    rows = (
+        await DrawReplacement.select(
+            DrawReplacement.id,
+            DrawReplacement.draw.as_alias("draw_id"),
+            DrawReplacement.kind,
+            DrawReplacement.task.as_alias("task_id"),
+            DrawReplacement.replaced,
+            DrawReplacement.replacement,
+            DrawReplacement.reason,
+            DrawReplacement.created_at,
+        )
+        .where(DrawReplacement.draw == draw_id)
+        .order_by(DrawReplacement.created_at)
+        .run()
+    )
+    from backend.core.schemas import to_struct
+
+    return [to_struct(s.ReplacementOut, r) for r in rows]
