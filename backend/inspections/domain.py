@@ -9,4 +9,6 @@ DOMAIN = Domain(
     public="backend.inspections.controllers:PUBLIC",
     cli="backend.inspections.cli:register",
     demo="backend.inspections.demo:seed",
+    evidence_targets="backend.inspections.tasks:EVIDENCE_TARGETS",
+    deadlines="backend.inspections.deadlines:provide",
 )

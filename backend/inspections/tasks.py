@@ -16,8 +16,9 @@ from piccolo.columns import Column
 
 from backend.audit import service as audit
 from backend.calendar.service import due_in_working_days, load_calendar
+from backend.cases.leads import create_lead
 from backend.core import clock, scope
-from backend.core.auth import Principal, require_roles
+from backend.core.auth import Principal, require_roles, system_principal
 from backend.core.db import write_tx
 from backend.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from backend.core.pagination import Page, check_page
@@ -30,9 +31,10 @@ from backend.inspections.tables import (
     InspectionPlan,
     InspectionResult,
     InspectionTask,
+    Subject,
     TaskInspector,
 )
-from backend.orgs.tables import Certificate, Officer
+from backend.orgs.tables import Certificate, Grid, Officer
 from backend.settings import get_settings
 
 # The task status machine: action -> (allowed from, to).
@@ -383,23 +385,36 @@ async def record_results(
 async def _open_lead(
     principal: Principal, task: dict[str, Any], result: s.ResultIn, item: dict[str, Any]
 ) -> None:
-    """Hand a finding to the case workflow (backend.cases) in the same transaction."""
-    try:
-        from backend.cases import service as cases  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the cases domain is not installed: the finding stays on the result
-        return
-    create_lead = getattr(cases, "create_lead", None)
-    if create_lead is None:
-        return
+    """Hand a finding to the case workflow as a Lead, in the caller's transaction."""
+    subject = (
+        await Subject.select(
+            Subject.name, Subject.address, Subject.lat, Subject.lon, Subject.grid_code
+        )
+        .where(Subject.id == task["subject"])
+        .first()
+        .run()
+    )
+    assert subject is not None
+    grid = None
+    if subject["grid_code"]:
+        grid = await Grid.select(Grid.id).where(Grid.code == subject["grid_code"]).first().run()
+    # An inspector from another unit (a county squad in a township) may not see the
+    # subject's unit; the lead still belongs there, so the system files it for them.
+    filer = principal if principal.sees_org(task["org_unit"]) else system_principal("inspections")
     await create_lead(
-        principal=principal,
-        source="inspection",
-        subject_code=task["subject_code"],
+        principal=filer,
         org_unit_id=task["org_unit"],
+        source="inspection",
+        source_ref=f"inspection_task:{task['id']}:{item['code']}",
         description=(
-            f"双随机抽查 {item['code']} {item['name']}：{result.category}。{result.note}"
+            f"双随机抽查「{item['name']}」({item['code']})结果：{result.category}。{result.note}"
         ).strip(),
-        source_ref=f"task:{task['id']}",
+        subject_code=task["subject_code"],
+        subject_name=subject["name"],
+        location=subject["address"],
+        latitude=subject["lat"],
+        longitude=subject["lon"],
+        grid_id=grid["id"] if grid else None,
     )
 
 
@@ -611,6 +626,19 @@ async def public_results(*, limit: int, offset: int) -> tuple[list[s.PublicResul
 async def officer_names(ids: list[Any]) -> dict[str, str]:
     rows = await Officer.select(Officer.id, Officer.name).where(Officer.id.is_in(ids)).run()
     return {str(r["id"]): r["name"] for r in rows}
+
+
+async def resolve_evidence_target(principal: Principal, target_id: Any) -> uuid.UUID:
+    """The org unit owning a task evidence is attached to (404 if missing or not visible)."""
+    try:
+        task_id = uuid.UUID(str(target_id))
+    except ValueError:
+        raise NotFound("task not found", code="task.not_found") from None
+    task = await _fetch_task(principal, task_id)
+    return uuid.UUID(str(task["org_unit"]))
+
+
+EVIDENCE_TARGETS = {"task": resolve_evidence_target}
 
 
 # ---------------------------------------------------------------------------

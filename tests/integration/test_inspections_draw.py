@@ -8,9 +8,10 @@ import json
 from backend import cli
 from backend.audit.tables import AuditEvent
 from backend.calendar.service import load_calendar
+from backend.cases.tables import Lead
 from backend.core import clock
 from backend.core.auth import system_principal
-from backend.inspections import credit_code, hashrank, subjects, tasks
+from backend.inspections import credit_code, deadlines, hashrank, subjects, tasks
 from backend.inspections.tables import InspectionTask
 from backend.orgs import schemas as os_
 from backend.orgs import service as orgs
@@ -195,6 +196,19 @@ async def test_plan_draw_verify_tasks_results_and_publicity(client, db, tmp_path
     assert done.status_code == 200, done.text
     expected_due = (await load_calendar()).add_working_days(inspection_day, 20)
     assert done.json()["publication_due"] == expected_due.isoformat()
+    leads = await Lead.select().where(Lead.source == "inspection").run()
+    assert len(leads) == 1 and leads[0]["subject_code"] == task["subject_code"]
+    assert leads[0]["source_ref"] == f"inspection_task:{task['id']}:SC-001"
+    horizon = clock.now() + dt.timedelta(days=60)
+    due_items = [i async for i in deadlines.provide(horizon=horizon, watched=[])]
+    publication = [i for i in due_items if i.rule_kind == "inspection.result_publication"]
+    assert [(i.target_id, i.resolved) for i in publication] == [(task["id"], False)]
+    assert {i.rule_kind for i in due_items} == {
+        "inspection.task_due",
+        "inspection.result_publication",
+    }
+    owner = await tasks.resolve_evidence_target(system_principal("t"), task["id"])
+    assert str(owner) == task["org_unit_id"]
 
     for other in task_list[1:]:
         u = f"/api/v1/inspection-tasks/{other['id']}"
@@ -213,6 +227,11 @@ async def test_plan_draw_verify_tasks_results_and_publicity(client, db, tmp_path
         f"/api/v1/inspection-plans/{plan['id']}/publish-results", headers=headers
     )
     assert published.json()["status"] == "results_published"
+    watched = [i async for i in deadlines.provide(horizon=clock.now(), watched=[task["id"]])]
+    assert {(i.rule_kind, i.resolved) for i in watched} == {
+        ("inspection.task_due", True),
+        ("inspection.result_publication", True),
+    }
     results = (await client.get("/public/results?limit=500")).json()
     assert results["total"] == len(task_list)
     first = next(r for r in results["items"] if r["task_id"] == task["id"])
