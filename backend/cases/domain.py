@@ -6,4 +6,5 @@ DOMAIN = Domain(
     name="cases",
     piccolo_app="backend.cases.piccolo_app",
     controllers="backend.cases.controllers:CONTROLLERS",
+    deadlines="backend.cases.deadlines:provide",
 )
