@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
 
-from backend.cases import leads, rules
+from backend.cases import leads, review, rules, service
 from backend.cases import schemas as s
 from backend.core.auth import Principal, require_roles
 from backend.core.pagination import Page, check_page
@@ -105,4 +106,233 @@ class CaseRuleController(Controller):
         return s.RuleOut(key=key, value=value, default=rules.plain(getattr(rules.DEFAULTS, key)))
 
 
-CONTROLLERS = [LeadController, CaseRuleController]
+class CaseController(Controller):
+    path = "/cases"
+    tags = ["cases"]
+
+    @get("/", operation_id="listCases")
+    async def list_cases(
+        self,
+        request: Request[Principal, Any, Any],
+        status: str | None = None,
+        org_unit_id: uuid.UUID | None = None,
+        officer_id: uuid.UUID | None = None,
+        team_id: uuid.UUID | None = None,
+        changed_since: dt.datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Page[s.CaseOut]:
+        check_page(limit, offset)
+        items, total = await service.list_cases(
+            principal=request.user,
+            status=status,
+            org_unit_id=org_unit_id,
+            officer_id=officer_id,
+            team_id=team_id,
+            changed_since=changed_since,
+            limit=limit,
+            offset=offset,
+        )
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    @post("/", operation_id="fileCase")
+    async def file_case(
+        self, data: s.CaseFileIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        """立案: open a case (general procedure), usually from a lead."""
+        return await service.file_case(principal=request.user, data=data)
+
+    @post("/on-site", operation_id="decideOnSite")
+    async def on_site(
+        self, data: s.OnSiteDecisionIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        """当场处罚: the simplified procedure (warning, or a fine within the limits)."""
+        return await service.decide_on_site(principal=request.user, data=data)
+
+    @get("/{case_id:uuid}", operation_id="getCase")
+    async def get_one(self, case_id: uuid.UUID, request: Request[Principal, Any, Any]) -> s.CaseOut:
+        return await service.get_case(principal=request.user, case_id=case_id)
+
+    @post("/{case_id:uuid}/transitions/{action:str}", operation_id="transitionCase",
+          status_code=200)  # fmt: skip
+    async def transition(
+        self,
+        case_id: uuid.UUID,
+        action: str,
+        data: s.TransitionIn,
+        request: Request[Principal, Any, Any],
+    ) -> s.CaseOut:
+        """Move the case; 403 for the wrong role, 409 listing every unmet precondition."""
+        return await service.transition_case(
+            principal=request.user,
+            case_id=case_id,
+            action=action,
+            version=data.version,
+            note=data.note,
+        )
+
+    @get("/{case_id:uuid}/next-actions", operation_id="caseNextActions")
+    async def next_actions(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> list[s.NextActionOut]:
+        return await service.next_actions(principal=request.user, case_id=case_id)
+
+    @get("/{case_id:uuid}/deadlines", operation_id="caseDeadlines")
+    async def deadlines(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> list[s.DeadlineOut]:
+        """Current time limits, how each was computed, and whether it is provisional."""
+        return await service.case_deadlines(principal=request.user, case_id=case_id)
+
+    @post("/{case_id:uuid}/penalty", operation_id="proposePenalty", status_code=200)
+    async def penalty(
+        self, case_id: uuid.UUID, data: s.PenaltyIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        return await service.propose_penalty(principal=request.user, case_id=case_id, data=data)
+
+    @get("/{case_id:uuid}/actions", operation_id="listCaseActions")
+    async def actions(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> list[s.ActionOut]:
+        return await service.list_actions(principal=request.user, case_id=case_id)
+
+    @post("/{case_id:uuid}/actions", operation_id="recordCaseAction")
+    async def record_action(
+        self, case_id: uuid.UUID, data: s.ActionIn, request: Request[Principal, Any, Any]
+    ) -> s.ActionOut:
+        return await service.record_action(principal=request.user, case_id=case_id, data=data)
+
+    @post("/{case_id:uuid}/actions/{action_id:uuid}/evidence", operation_id="attachActionEvidence",
+          status_code=200)  # fmt: skip
+    async def attach_evidence(
+        self,
+        case_id: uuid.UUID,
+        action_id: uuid.UUID,
+        data: s.ActionEvidenceIn,
+        request: Request[Principal, Any, Any],
+    ) -> s.ActionOut:
+        return await service.attach_action_evidence(
+            principal=request.user,
+            case_id=case_id,
+            action_id=action_id,
+            evidence_ids=data.evidence_ids,
+        )
+
+    @post("/{case_id:uuid}/hearing/schedule", operation_id="scheduleHearing", status_code=200)
+    async def schedule_hearing(
+        self, case_id: uuid.UUID, data: s.HearingScheduleIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        return await service.schedule_hearing(principal=request.user, case_id=case_id, data=data)
+
+    @post("/{case_id:uuid}/hearing/record", operation_id="recordHearing", status_code=200)
+    async def record_hearing(
+        self, case_id: uuid.UUID, data: s.HearingRecordIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        return await service.record_hearing(principal=request.user, case_id=case_id, data=data)
+
+    @post("/{case_id:uuid}/clock-stops", operation_id="startClockStop")
+    async def start_stop(
+        self, case_id: uuid.UUID, data: s.ClockStopIn, request: Request[Principal, Any, Any]
+    ) -> s.ClockStopOut:
+        return await service.start_clock_stop(principal=request.user, case_id=case_id, data=data)
+
+    @post("/{case_id:uuid}/clock-stops/{stop_id:uuid}/end", operation_id="endClockStop",
+          status_code=200)  # fmt: skip
+    async def end_stop(
+        self,
+        case_id: uuid.UUID,
+        stop_id: uuid.UUID,
+        data: s.ClockStopEndIn,
+        request: Request[Principal, Any, Any],
+    ) -> s.ClockStopOut:
+        return await service.end_clock_stop(
+            principal=request.user, case_id=case_id, stop_id=stop_id, data=data
+        )
+
+    @post("/{case_id:uuid}/extensions", operation_id="extendCaseDecision", status_code=200)
+    async def extend(
+        self, case_id: uuid.UUID, data: s.ExtensionIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        """+30 days by the head; any further extension needs a collective decision."""
+        return await service.extend_decision(principal=request.user, case_id=case_id, data=data)
+
+    @post("/{case_id:uuid}/publish", operation_id="publishDecision", status_code=200)
+    async def publish(
+        self, case_id: uuid.UUID, data: s.TransitionIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        return await service.publish_decision(
+            principal=request.user, case_id=case_id, version=data.version
+        )
+
+    @get("/{case_id:uuid}/team-proposal", operation_id="proposeCaseTeam")
+    async def team_proposal(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> s.TeamProposalOut:
+        """The team the system proposes: grid coverage, domain competence, open load."""
+        return await service.propose_team(principal=request.user, case_id=case_id)
+
+    @post("/{case_id:uuid}/team", operation_id="assignCaseTeam", status_code=200)
+    async def assign_team(
+        self, case_id: uuid.UUID, data: s.TeamAssignIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        return await service.assign_team(principal=request.user, case_id=case_id, data=data)
+
+    @get("/{case_id:uuid}/precheck", operation_id="casePrecheck")
+    async def precheck(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> list[review.VetoItem]:
+        """The legal review's automatic pre-check: veto items of the case as it stands."""
+        row = await service.load_case(request.user, case_id, write=False)
+        return await review.precheck(case_id, row=row)
+
+    @get("/{case_id:uuid}/reviews", operation_id="listLegalReviews")
+    async def reviews(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> list[review.ReviewOut]:
+        return await review.list_reviews(principal=request.user, case_id=case_id)
+
+    @post("/{case_id:uuid}/reviews", operation_id="requestLegalReview")
+    async def request_review(
+        self, case_id: uuid.UUID, data: review.ReviewRequestIn,
+        request: Request[Principal, Any, Any],
+    ) -> review.ReviewOut:  # fmt: skip
+        return await review.request_review(
+            principal=request.user, case_id=case_id, version=data.version, note=data.note
+        )
+
+
+class LegalReviewController(Controller):
+    path = "/legal-reviews"
+    tags = ["cases"]
+
+    @post("/{review_id:uuid}/pass", operation_id="passLegalReview", status_code=200)
+    async def pass_review(
+        self, review_id: uuid.UUID, data: review.ReviewPassIn,
+        request: Request[Principal, Any, Any],
+    ) -> review.ReviewOut:  # fmt: skip
+        return await review.pass_review(
+            principal=request.user, review_id=review_id, opinion=data.opinion
+        )
+
+    @post("/{review_id:uuid}/return", operation_id="returnLegalReview", status_code=200)
+    async def return_review(
+        self, review_id: uuid.UUID, data: review.ReviewReturnIn,
+        request: Request[Principal, Any, Any],
+    ) -> review.ReviewOut:  # fmt: skip
+        return await review.return_review(
+            principal=request.user, review_id=review_id, issues=data.issues, opinion=data.opinion
+        )
+
+    @post("/{review_id:uuid}/extend", operation_id="extendLegalReview", status_code=200)
+    async def extend(
+        self, review_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> review.ReviewOut:
+        return await review.extend_review(principal=request.user, review_id=review_id)
+
+
+CONTROLLERS = [
+    LeadController,
+    CaseRuleController,
+    CaseController,
+    LegalReviewController,
+]

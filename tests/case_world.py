@@ -1,0 +1,84 @@
+"""A county with matters and grants on top of tests/factories.build_world."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from backend.core.auth import system_principal
+from backend.matters import schemas as ms
+from backend.matters import service as matters
+from tests.factories import World, build_world, login
+
+
+@dataclass
+class CaseWorld:
+    world: World
+    # Sale of expired food: major, seizure must be recorded; granted to township A.
+    food: uuid.UUID
+    # Street vending: minor; granted to township A.
+    vending: uuid.UUID
+    # Special equipment: never granted (county only).
+    boiler: uuid.UUID
+
+
+async def build_case_world(*, granted_from: dt.date = dt.date(2026, 1, 1)) -> CaseWorld:
+    world = await build_world()
+    sysp = system_principal("test")
+    food = await matters.create_matter(
+        principal=sysp,
+        data=ms.MatterIn(
+            code="M-MKT-010",
+            name="销售过期食品",
+            category="penalty",
+            domain="market",
+            legal_basis="食品安全法第124条",
+            fine_min=5000,
+            fine_max=200000,
+            major=True,
+            recorded_actions=["seizure"],
+        ),
+    )
+    vending = await matters.create_matter(
+        principal=sysp,
+        data=ms.MatterIn(
+            code="M-URB-001", name="擅自占道经营", category="penalty", domain="urban",
+            fine_max=500,
+        ),
+    )  # fmt: skip
+    boiler = await matters.create_matter(
+        principal=sysp,
+        data=ms.MatterIn(
+            code="M-SAF-100", name="特种设备未经检验使用", category="penalty", domain="market",
+            major=True,
+        ),
+    )  # fmt: skip
+    for matter in (food, vending):
+        await matters.create_grant(
+            principal=sysp,
+            data=ms.GrantIn(
+                matter_id=matter.id, org_unit_id=world.town_a, effective_from=granted_from
+            ),
+        )
+    return CaseWorld(world=world, food=food.id, vending=vending.id, boiler=boiler.id)
+
+
+class Api:
+    """Calls the API as a named user (logging in again after the clock moved)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def post(self, user: str, url: str, body: Any = None, *, expect: int = 200) -> Any:
+        headers = await login(self.client, user)
+        response = await self.client.post(f"/api/v1{url}", headers=headers, json=body or {})
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    async def get(self, user: str, url: str, *, expect: int = 200) -> Any:
+        headers = await login(self.client, user)
+        response = await self.client.get(f"/api/v1{url}", headers=headers)
+        assert response.status_code == expect, response.text
+        return response.json()

@@ -1,0 +1,240 @@
+"""Story tests of the case lifecycle: the general procedure and the simplified procedure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from zoneinfo import ZoneInfo
+
+from backend.audit.tables import AuditEvent
+from backend.cases.tables import CaseDeadline
+from backend.core import clock
+from tests.case_world import Api, build_case_world
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def at(day: str, hour: int = 10) -> dt.datetime:
+    return dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=SHANGHAI)
+
+
+async def test_general_procedure_from_lead_to_closed_case(client, db):
+    api = Api(client)
+    with clock.travel_to(at("2026-09-01")):
+        cw = await build_case_world()
+        w = cw.world
+        lead = await api.post(
+            "officer_a",
+            "/leads",
+            {"org_unit_id": str(w.town_a), "source": "complaint", "description": "超市销售过期食品",
+             "subject_code": "91320281MA1XXXXX0X", "subject_name": "某超市",
+             "grid_id": str(w.grids["C-A-G1-01"])},
+            expect=201,
+        )  # fmt: skip
+        # Filing is the head's decision.
+        await api.post(
+            "officer_a", "/cases", {"matter_id": str(cw.food), "lead_id": lead["id"]}, expect=403
+        )
+        case = await api.post(
+            "head_a",
+            "/cases",
+            {"matter_id": str(cw.food), "lead_id": lead["id"], "violation_on": "2026-08-30"},
+            expect=201,
+        )
+        cid = case["id"]
+        assert case["status"] == "filed"
+        assert case["subject_name"] == "某超市"
+        assert (await api.get("head_a", f"/leads/{lead['id']}"))["status"] == "filed"
+
+        # Wrong role → 403; no officers yet → 409 naming the unmet precondition.
+        await api.post("officer_a", f"/cases/{cid}/transitions/investigate", expect=403)
+        refused = await api.post("leader_a", f"/cases/{cid}/transitions/investigate", expect=409)
+        assert refused["code"] == "case.preconditions_unmet"
+        assert [u["check"] for u in refused["unmet"]] == ["officers"]
+
+        proposal = await api.get("leader_a", f"/cases/{cid}/team-proposal")
+        assert proposal["team_id"] == str(w.team_a)
+        assert len(proposal["officers"]) == 2
+        officer_ids = [o["officer_id"] for o in proposal["officers"]]
+        await api.post(
+            "leader_a", f"/cases/{cid}/team", {"team_id": proposal["team_id"],
+                                               "officer_ids": officer_ids}
+        )  # fmt: skip
+        case = await api.post("leader_a", f"/cases/{cid}/transitions/investigate")
+        assert case["status"] == "investigating"
+
+        seizure = await api.post(
+            "officer_a",
+            f"/cases/{cid}/actions",
+            {"kind": "seizure", "at": "2026-09-02T02:00:00Z", "officer_ids": officer_ids},
+            expect=201,
+        )
+        await api.post(
+            "officer_a",
+            f"/cases/{cid}/penalty",
+            {"penalty_kind": "fine", "fine_amount": 150000, "facts": "销售过期食品 120 件"},
+        )
+        # A major decision: no prior notice before a passed legal review.
+        refused = await api.post(
+            "officer_a", f"/cases/{cid}/transitions/give_prior_notice", expect=409
+        )
+        assert [u["check"] for u in refused["unmet"]] == ["review_passed_if_major"]
+
+        first = await api.post("officer_a", f"/cases/{cid}/reviews", expect=201)
+        assert [i["item"] for i in first["precheck"]] == ["recording_missing"]
+        # An investigator cannot review; the veto blocks a pass; the reviewer returns it.
+        veto = await api.post("legal", f"/legal-reviews/{first['id']}/pass", expect=409)
+        assert veto["code"] == "legal_review.veto"
+        returned = await api.post(
+            "legal",
+            f"/legal-reviews/{first['id']}/return",
+            {"issues": ["扣押现场未全程录像", "补充询问笔录"]},
+        )
+        assert returned["issues"] == ["1. 扣押现场未全程录像", "2. 补充询问笔录"]
+        assert (await api.get("leader_a", f"/cases/{cid}"))["status"] == "investigating"
+
+    with clock.travel_to(at("2026-09-04")):
+        await api.post(
+            "officer_a",
+            f"/cases/{cid}/actions/{seizure['id']}/evidence",
+            {"evidence_ids": [str(uuid.uuid4())]},
+        )
+        second = await api.post("officer_a", f"/cases/{cid}/reviews", expect=201)
+        assert second["precheck"] == []
+        passed = await api.post("legal", f"/legal-reviews/{second['id']}/pass", {"opinion": "同意"})
+        assert passed["status"] == "passed"
+        case = await api.post(
+            "officer_a", f"/cases/{cid}/transitions/give_prior_notice", {"note": "拟罚款15万元"}
+        )
+        assert case["status"] == "prior_notice"
+        # The party still has 5 days to ask for a hearing.
+        early = await api.post("head_a", f"/cases/{cid}/transitions/decide", expect=409)
+        assert [u["check"] for u in early["unmet"]] == ["statement_period_over"]
+        case = await api.post("officer_a", f"/cases/{cid}/transitions/request_hearing")
+        assert case["status"] == "hearing"
+        too_soon = await api.post(
+            "officer_a",
+            f"/cases/{cid}/hearing/schedule",
+            {"notice_on": "2026-09-07", "hearing_on": "2026-09-10"},
+            expect=400,
+        )
+        assert too_soon["code"] == "case.hearing_notice_too_late"
+        await api.post(
+            "officer_a",
+            f"/cases/{cid}/hearing/schedule",
+            {"notice_on": "2026-09-07", "hearing_on": "2026-09-15"},
+        )
+        not_held = await api.post("head_a", f"/cases/{cid}/transitions/decide", expect=409)
+        assert [u["check"] for u in not_held["unmet"]] == ["hearing_held_if_requested"]
+        investigator = await api.post(
+            "officer_a",
+            f"/cases/{cid}/hearing/record",
+            {"held_on": "2026-09-15", "chair_name": "张主持", "chair_officer_id": officer_ids[0]},
+            expect=400,
+        )
+        assert investigator["code"] == "case.hearing_chair_investigator"
+        await api.post(
+            "officer_a",
+            f"/cases/{cid}/hearing/record",
+            {"held_on": "2026-09-15", "chair_name": "张主持", "summary": "当事人陈述申辩"},
+        )
+
+    with clock.travel_to(at("2026-09-16")):
+        case = await api.post(
+            "head_a", f"/cases/{cid}/transitions/decide", {"note": "罚款人民币15万元"}
+        )
+        assert case["status"] == "decided"
+        assert case["decided_on"] == "2026-09-16"
+        # Service before execution.
+        early = await api.post("officer_a", f"/cases/{cid}/transitions/execute", expect=409)
+        assert {u["check"] for u in early["unmet"]} == {"status", "served"}
+        await api.post("officer_a", f"/cases/{cid}/transitions/serve", {"note": "直接送达"})
+        await api.post("officer_a", f"/cases/{cid}/publish")
+        deadlines = {d["kind"]: d for d in await api.get("officer_a", f"/cases/{cid}/deadlines")}
+        decision = deadlines["decision"]
+        assert decision["met_on"] == "2026-09-16"
+        # 90 days from 1 Sep (30 Nov) plus the 11-day hearing stop (4 → 15 Sep): 11 Dec 2026.
+        assert decision["due_on"] == "2026-12-11"
+        assert any("clock stopped for hearing" in b for b in decision["basis"])
+        assert deadlines["service"]["met_on"] == "2026-09-16"
+        # Publication: 7 working days after 16 Sep, counting the make-up Sunday 20 Sep: 24 Sep.
+        assert deadlines["publication"]["due_on"] == "2026-09-24"
+        assert deadlines["payment"]["due_on"] == "2026-10-08"
+
+    with clock.travel_to(at("2026-09-28")):
+        await api.post("officer_a", f"/cases/{cid}/transitions/execute", {"note": "已缴纳罚款"})
+        await api.post("officer_a", f"/cases/{cid}/transitions/close", expect=403)
+        case = await api.post("leader_a", f"/cases/{cid}/transitions/close")
+        assert case["status"] == "closed"
+        stale = await api.post(
+            "head", f"/cases/{cid}/transitions/archive", {"version": case["version"] - 1},
+            expect=409,
+        )  # fmt: skip
+        assert stale["code"] == "case.version_conflict"
+        case = await api.post(
+            "head", f"/cases/{cid}/transitions/archive", {"version": case["version"]}
+        )
+        assert case["status"] == "archived"
+
+    actions = [
+        r["action"]
+        for r in await AuditEvent.select(AuditEvent.action)
+        .where(AuditEvent.stream == f"case:{cid}")
+        .order_by(AuditEvent.seq)
+    ]
+    assert actions[0] == "case.file"
+    for expected in (
+        "case.team_confirmed", "case.investigate", "case.submit_review", "case.return_review",
+        "case.review_passed", "case.give_prior_notice", "case.request_hearing",
+        "case.hearing_held", "case.decide", "case.serve", "case.execute", "case.close",
+        "case.archive",
+    ):  # fmt: skip
+        assert expected in actions
+    stored = await CaseDeadline.select(CaseDeadline.kind, CaseDeadline.met_on).where(
+        CaseDeadline.case == uuid.UUID(cid)
+    )
+    assert all(d["met_on"] is not None for d in stored if d["kind"] != "hearing_request")
+
+
+async def test_simplified_procedure_on_site(client, db):
+    api = Api(client)
+    with clock.travel_to(at("2026-10-12")):
+        cw = await build_case_world()
+        w = cw.world
+        too_much = await api.post(
+            "officer_a",
+            "/cases/on-site",
+            {"matter_id": str(cw.vending), "org_unit_id": str(w.town_a),
+             "officer_ids": [str(o) for o in w.officers_a[:2]], "penalty_kind": "fine",
+             "fine_amount": 500, "subject_kind": "individual", "subject_name": "李某"},
+            expect=409,
+        )  # fmt: skip
+        assert [u["check"] for u in too_much["unmet"]] == ["simplified_limits"]
+        alone = await api.post(
+            "officer_a",
+            "/cases/on-site",
+            {"matter_id": str(cw.vending), "org_unit_id": str(w.town_a),
+             "officer_ids": [str(w.officers_a[1])], "penalty_kind": "warning"},
+            expect=409,
+        )  # fmt: skip
+        assert [u["check"] for u in alone["unmet"]] == ["officers"]
+        case = await api.post(
+            "officer_a",
+            "/cases/on-site",
+            {"matter_id": str(cw.vending), "org_unit_id": str(w.town_a),
+             "officer_ids": [str(o) for o in w.officers_a[:2]], "penalty_kind": "fine",
+             "fine_amount": 200, "subject_kind": "individual", "subject_name": "李某",
+             "facts": "占道经营水果摊"},
+            expect=201,
+        )  # fmt: skip
+        assert case["procedure"] == "simplified"
+        assert case["status"] == "served"
+        assert case["served_on"] == "2026-10-12"
+        nxt = await api.get("officer_a", f"/cases/{case['id']}/next-actions")
+        assert [a["action"] for a in nxt if a["allowed"]] == ["execute"]
+        await api.post("officer_a", f"/cases/{case['id']}/transitions/execute")
+        closed = await api.post("leader_a", f"/cases/{case['id']}/transitions/close")
+        assert closed["status"] == "closed"
+        # The general procedure's steps are not part of the simplified one.
+        listing = await api.get("leader_a", "/cases?status=closed")
+        assert [c["id"] for c in listing["items"]] == [case["id"]]
