@@ -18,8 +18,11 @@ Hooks, all optional:
   attached to (``"task"``, ``"case"``...). ``async resolver(principal, target_id) ->
   org_unit_id`` returns the org unit that owns the target, and raises
   ``backend.core.errors.NotFound`` when the target is missing or outside the principal's
-  scope. The evidence domain stores ``(target_kind, target_id)`` without a foreign key
-  and asks the resolver on every upload (see ``backend.evidence.targets``).
+  scope. It may instead return ``backend.evidence.targets.TargetSite(org_unit_id, lat,
+  lon)`` so that photos taken > 500 m from the site are flagged. The evidence domain
+  stores ``(target_kind, target_id)`` without a foreign key and asks the resolver when an
+  upload session opens; ``backend.evidence.service.evidence_files`` / ``open_original``
+  give other domains (the case file export) the items with hashes, custody and bytes.
 - ``deadlines``: an async generator function
   ``provide(*, horizon: datetime, watched: Sequence[str]) -> AsyncIterator[DeadlineItem]``
   telling the escalation sweep which of the domain's targets are due (and which watched
@@ -44,6 +47,7 @@ DOMAIN_MODULES: list[str] = [
     "backend.inspections",
     "backend.onsite",
     "backend.escalations",
+    "backend.evidence",
     "mobile_api",
 ]
 

@@ -15,6 +15,7 @@ MODULES: list[str] = [
     "mobile_api.sync",
     "mobile_api.records",
     "mobile_api.work",
+    "mobile_api.evidence",
 ]
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from storage.base import ObjectStore, StorageError
+from storage.base import (
+    ObjectInfo,
+    ObjectLocked,
+    ObjectMissing,
+    ObjectStore,
+    PartInfo,
+    PresignedRequest,
+    StorageError,
+)
 from storage.local import LocalStore
 
 
@@ -27,4 +35,14 @@ def open_store(settings: object) -> ObjectStore:
     )
 
 
-__all__ = ["LocalStore", "ObjectStore", "StorageError", "open_store"]
+__all__ = [
+    "LocalStore",
+    "ObjectInfo",
+    "ObjectLocked",
+    "ObjectMissing",
+    "ObjectStore",
+    "PartInfo",
+    "PresignedRequest",
+    "StorageError",
+    "open_store",
+]

@@ -1,0 +1,1 @@
+"""Evidence: records, upload sessions, sealing and the chain of custody (bytes live in storage/)."""

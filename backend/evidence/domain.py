@@ -1,0 +1,11 @@
+"""Registry entry of the evidence domain (see backend/domains.py)."""
+
+from backend.domains import Domain
+
+DOMAIN = Domain(
+    name="evidence",
+    piccolo_app="backend.evidence.piccolo_app",
+    controllers="backend.evidence.controllers:CONTROLLERS",
+    routers="backend.evidence.controllers:root_handlers",
+    jobs="backend.evidence.jobs:jobs",
+)
