@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import PG_BIN
 from tests.e2e.conftest import FIELDCASE, Deployment
 
 PASSWORD = "fieldcase-demo"
@@ -74,14 +75,14 @@ def test_audit_verify_names_a_row_edited_by_hand(deployment: Deployment) -> None
         edit += "SELECT id FROM audit_event WHERE action = 'org_unit.created' ORDER BY id LIMIT 1)"
         url = deployment.env["FIELDCASE_DATABASE_URL"]
         subprocess.run(
-            ["/usr/lib/postgresql/15/bin/psql", url, "-v", "ON_ERROR_STOP=1", "-qc", edit],
+            [str(PG_BIN / "psql"), url, "-v", "ON_ERROR_STOP=1", "-qc", edit],
             check=True,
             capture_output=True,
         )
         row = (
             subprocess.run(
                 [
-                    "/usr/lib/postgresql/15/bin/psql",
+                    str(PG_BIN / "psql"),
                     url,
                     "-qAtc",
                     "SELECT stream, seq FROM audit_event WHERE payload::text LIKE '%FORGED%'",
