@@ -170,7 +170,10 @@ class TaskWork(Output, tag="task", tag_field="kind"):
 
 class CaseDeadline(Output):
     name: str
-    due: dt.date | dt.datetime | None
+    # A day for working-day deadlines, or a moment for hour-based ones (police hand-over).
+    # Two fields: msgspec (and so OpenAPI) cannot type a union of two date-like types.
+    due_date: dt.date | None = None
+    due_at: dt.datetime | None = None
 
 
 class CaseWork(Output, tag="case", tag_field="kind"):

@@ -62,7 +62,7 @@ async def build_world(*, officers_per_team: int = 3) -> World:
         grids[g3.code] = g3.id
     teams: dict[str, uuid.UUID] = {}
     officers: dict[str, list[uuid.UUID]] = {}
-    today = clock.now().date()
+    today = clock.local_today()
     for code, unit in (("C", county.id), ("C-A", town_a.id), ("C-B", town_b.id)):
         team = await service.create_team(
             principal=sysp,

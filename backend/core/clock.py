@@ -34,6 +34,16 @@ def today(tz: ZoneInfo) -> date:
     return now().astimezone(tz).date()
 
 
+def local_today() -> date:
+    """Today in the bureau's time zone (``FIELDCASE_TIMEZONE``): the day users live in.
+
+    ``now().date()`` is the UTC day, which is yesterday in China before 08:00.
+    """
+    from backend.settings import get_settings
+
+    return today(get_settings().timezone)
+
+
 def use_clock(source: Callable[[], datetime] | None) -> None:
     global _source
     _source = source or _system_now

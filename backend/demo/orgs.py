@@ -117,7 +117,7 @@ async def seed_orgs(principal: Principal, *, password: str) -> DemoOrgs:
         )
         demo.teams[unit_code] = team.id
     # 30 officers, 6 per team; a few certificates expired, a few officers on leave.
-    today = clock.now().date()
+    today = clock.local_today()
     members: dict[str, list[s.TeamMemberIn]] = {}
     serial = 0
     for unit_code, _ in team_units:

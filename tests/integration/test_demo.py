@@ -27,7 +27,7 @@ async def test_demo_county_is_complete_and_idempotent(client, db):  # type: igno
     officers = await Officer.select(Officer.id, Officer.status).run()
     assert len(officers) == 30
     assert any(o["status"] == "on_leave" for o in officers)
-    today = clock.now().date()
+    today = clock.local_today()
     certs = await Certificate.select(Certificate.valid_to).run()
     assert any(c["valid_to"] < today for c in certs)
     assert sum(c["valid_to"] >= today + dt.timedelta(days=30) for c in certs) >= 25

@@ -25,7 +25,7 @@ async def test_device_login_me_refresh_and_revocation(client, db):
     from backend.orgs import schemas as os_
     from backend.orgs import service as orgs
 
-    today = clock.now().date()
+    today = clock.local_today()
     await orgs.add_certificate(
         principal=system_principal("test"),
         officer_id=world.officers_a[1],
