@@ -8,4 +8,5 @@ DOMAIN = Domain(
     controllers="backend.evidence.controllers:CONTROLLERS",
     routers="backend.evidence.controllers:root_handlers",
     jobs="backend.evidence.jobs:jobs",
+    deadlines="backend.evidence.deadlines:provide",
 )
