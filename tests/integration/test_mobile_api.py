@@ -306,3 +306,24 @@ async def test_gzip_both_ways_and_clear_413(client, db, monkeypatch):
     assert await OnsiteRecord.count().run() == 3
     assert dt.datetime.fromisoformat(response.headers["x-server-time"].replace("Z", "+00:00"))
     assert uuid.UUID(str(world.team_a))
+
+
+async def test_openapi_describes_every_mobile_endpoint(client, db):
+    if db.kind != "sqlite":
+        return  # the document does not depend on the database
+    doc = (await client.get("/schema/openapi.json")).json()
+    mobile = {p: ops for p, ops in doc["paths"].items() if p.startswith("/mobile/v1")}
+    assert {"/mobile/v1/auth/login", "/mobile/v1/me", "/mobile/v1/sync", "/mobile/v1/work"} <= set(
+        mobile
+    )
+    for path, ops in mobile.items():
+        for method, op in ops.items():
+            assert op.get("operationId"), (path, method)
+            if method in ("post", "patch", "put") and not path.endswith("/logout"):
+                assert "requestBody" in op, (path, method)
+            ok = [c for c in op["responses"] if c.startswith("2")]
+            assert ok, (path, method)
+            if ok[0] != "204":
+                assert "content" in op["responses"][ok[0]], (path, method, ok)
+    sync_params = {p["name"] for p in mobile["/mobile/v1/onsite-records"]["post"]["parameters"]}
+    assert "Idempotency-Key" in sync_params
