@@ -18,14 +18,14 @@ from tests.factories import build_world, login
 from tests.mobile_helpers import device_login, key, record_body
 
 
-async def test_device_login_me_refresh_and_revocation(client, db):
+async def test_device_login_me_refresh_and_revocation(client, db, settings):
     world = await build_world()
     # A certificate close to its end shows a warning.
     from backend.core.auth import system_principal
     from backend.orgs import schemas as os_
     from backend.orgs import service as orgs
 
-    today = clock.local_today()
+    today = clock.today(settings.timezone)  # certificates count local days
     await orgs.add_certificate(
         principal=system_principal("test"),
         officer_id=world.officers_a[1],
