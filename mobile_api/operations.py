@@ -23,7 +23,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -90,6 +90,8 @@ class OpContext:
     device_time: dt.datetime | None
     clock: DeviceClock
     idempotency_key: str
+    # Facts the handler wants in the operation's audit event (distance of a check-in...).
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[OpContext, Any], Awaitable[Any]]
@@ -346,6 +348,7 @@ async def execute(
                 "server_time": now,
                 "clock_skew_seconds": device_clock.skew_seconds,
                 "clock_skew_flagged": device_clock.flagged,
+                **({"facts": ctx.notes} if ctx.notes and status < 400 else {}),
             },
             org_unit_id=principal.org_unit_id,
         )

@@ -16,6 +16,7 @@ MODULES: list[str] = [
     "mobile_api.records",
     "mobile_api.work",
     "mobile_api.evidence",
+    "mobile_api.tasks",
 ]
 
 

@@ -140,6 +140,7 @@ class InspectorBrief(Output):
 
 class ItemResult(Output):
     item_code: str
+    item_name: str
     category: str | None
     note: str
 
