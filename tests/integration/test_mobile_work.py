@@ -30,9 +30,7 @@ async def drawn_tasks(client, world, tmp_path, count: int = 6) -> list[dict]:
     lines = ["credit_code,name,address,lat,lon,org_unit,grid_code,risk_class,abnormal"]
     for n in range(count):
         code = credit_code.complete(f"913202810{n:08d}")
-        lines.append(
-            f"{code},主体{n},甲镇{n}号,{SUBJECT_LAT},{SUBJECT_LON},C-A,C-A-G1-01,A,0"
-        )
+        lines.append(f"{code},主体{n},甲镇{n}号,{SUBJECT_LAT},{SUBJECT_LON},C-A,C-A-G1-01,A,0")
     path = tmp_path / "subjects.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = await subjects.import_subjects(principal=system_principal("test"), path=path)
