@@ -6,14 +6,17 @@ the last one is a check character over the first 17 with fixed weights.
 
 from __future__ import annotations
 
+import operator
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 VALUES = {ch: i for i, ch in enumerate(ALPHABET)}
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+ALLOWED = frozenset(ALPHABET)
 
 
 def check_character(body: str) -> str:
     """The check character of the first 17 characters ``body``."""
-    total = sum(VALUES[ch] * w for ch, w in zip(body, WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(VALUES.__getitem__, body), WEIGHTS))
     return ALPHABET[(31 - total % 31) % 31]
 
 
@@ -21,8 +24,8 @@ def problem(code: str) -> str | None:
     """Why ``code`` is not a valid credit code, or None if it is."""
     if len(code) != 18:
         return f"a credit code has 18 characters, not {len(code)}"
-    bad = sorted({ch for ch in code if ch not in VALUES})
-    if bad:
+    if not ALLOWED.issuperset(code):
+        bad = sorted(set(code) - ALLOWED)
         return f"characters not allowed in a credit code: {''.join(bad)}"
     expected = check_character(code[:17])
     if code[17] != expected:

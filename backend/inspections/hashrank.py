@@ -53,34 +53,48 @@ def inspector_score(seed_: bytes, subject_id: str, inspector_id: str) -> int:
     return int.from_bytes(hashlib.sha256(prefix + inspector_id.encode("utf-8")).digest(), "big")
 
 
-def _scorer(prefix: bytes) -> Any:
-    # Digests of equal length compare like their big-endian integers; copying a primed
-    # hash object skips re-hashing the shared prefix for every id.
-    base = hashlib.sha256(prefix)
+def _scored(prefix: bytes, ids: Iterable[str]) -> list[tuple[bytes, str]]:
+    """(digest, id) pairs; digests of equal length compare like their big-endian integers.
 
-    def score(ident: str) -> bytes:
+    Copying a primed hash object skips re-hashing the shared prefix for every id.
+    """
+    base = hashlib.sha256(prefix)
+    out = []
+    for ident in ids:
         h = base.copy()
         h.update(ident.encode("utf-8"))
-        return h.digest()
+        out.append((h.digest(), ident))
+    return out
 
-    return score
+
+def _subject_prefix(seed_: bytes, stratum: str) -> bytes:
+    return seed_ + b"\x00subject\x00" + stratum.encode("utf-8") + b"\x00"
+
+
+def _inspector_prefix(seed_: bytes, subject_id: str) -> bytes:
+    return seed_ + b"\x00inspector\x00" + subject_id.encode("utf-8") + b"\x00"
 
 
 def select(seed_: bytes, stratum: str, pool: Iterable[str], quota: int) -> list[str]:
     """The ``quota`` ids of ``pool`` with the lowest scores, lowest first."""
-    score = _scorer(seed_ + b"\x00subject\x00" + stratum.encode("utf-8") + b"\x00")
-    return heapq.nsmallest(quota, pool, key=score)
+    return [i for _, i in heapq.nsmallest(quota, _scored(_subject_prefix(seed_, stratum), pool))]
 
 
 def rank(seed_: bytes, stratum: str, pool: Iterable[str]) -> list[str]:
     """The whole pool of a stratum in score order (replacements walk on past the quota)."""
-    score = _scorer(seed_ + b"\x00subject\x00" + stratum.encode("utf-8") + b"\x00")
-    return sorted(pool, key=score)
+    return [i for _, i in sorted(_scored(_subject_prefix(seed_, stratum), pool))]
 
 
 def inspector_order(seed_: bytes, subject_id: str, inspectors: Iterable[str]) -> list[str]:
-    score = _scorer(seed_ + b"\x00inspector\x00" + subject_id.encode("utf-8") + b"\x00")
-    return sorted(inspectors, key=score)
+    return [i for _, i in sorted(_scored(_inspector_prefix(seed_, subject_id), inspectors))]
+
+
+def _walk(seed_: bytes, subject_id: str, inspectors: Sequence[str]) -> Any:
+    """The inspector ranking of one subject, lazily: a draw rarely walks far into it."""
+    heap = _scored(_inspector_prefix(seed_, subject_id), inspectors)
+    heapq.heapify(heap)
+    while heap:
+        yield heapq.heappop(heap)[1]
 
 
 def quota_for(pool_size: int, *, ratio: Any = None, count: int | None = None) -> int:
@@ -156,7 +170,7 @@ def assign(
     for subject in subjects:
         taken: list[str] = []
         skipped: list[tuple[str, str]] = []
-        for inspector in inspector_order(seed_, subject, inspector_pool):
+        for inspector in _walk(seed_, subject, inspector_pool):
             why = constraints.reason(inspector, subject, load.get(inspector, 0))
             if why is not None:
                 skipped.append((inspector, why))

@@ -167,51 +167,66 @@ def _coordinate(text: str, field: str, limit: float) -> float | None:
     return value
 
 
-def _check_row(cells: list[str], cols: dict[str, int], ctx: _Context) -> tuple[Any, ...]:
-    """One row as (credit_code, name, ..., status) or ValueError naming the problem."""
+# The order of the fields in a checked row (and in ``upsert_rows``' tuples).
+FIELDS = (
+    "credit_code",
+    "name",
+    "subject_type",
+    "industry",
+    "address",
+    "lat",
+    "lon",
+    "org_unit",
+    "grid_code",
+    "risk_class",
+    "abnormal",
+    "serious_violation",
+    "status",
+)
+TEXT_LIMITS = (("subject_type", 60), ("industry", 100), ("address", 300))
+RISK_CLASSES = frozenset(s.RISK_CLASSES)
 
-    def get(field: str) -> str:
-        index = cols.get(field)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
 
-    code = credit_code.normalize(get("credit_code"))
+def _check_row(cells: list[str], at: dict[str, int], ctx: _Context) -> tuple[Any, ...]:
+    """One row (cells padded to the header) as a tuple in FIELDS order, or ValueError."""
+    code = cells[at["credit_code"]].strip().upper()
     why = credit_code.problem(code)
     if why:
         raise ValueError(f"credit code {code or '(empty)'}: {why}")
     if code in ctx.locked_codes:
         raise ValueError(f"credit code {code} belongs to a subject outside your org units")
-    name = get("name")
+    name = cells[at["name"]].strip()
     if not name or len(name) > 200:
         raise ValueError("name is empty" if not name else "name is longer than 200 characters")
-    unit_code = get("org_unit")
+    unit_code = cells[at["org_unit"]].strip()
     org_unit = ctx.org_units.get(unit_code)
     if org_unit is None:
         raise ValueError(f"unknown org unit {unit_code or '(empty)'}")
-    grid = get("grid_code")
+    grid = cells[at["grid_code"]].strip()
     if grid and grid not in ctx.grids:
         raise ValueError(f"unknown grid {grid}")
-    risk = get("risk_class").upper()
-    if risk not in s.RISK_CLASSES:
+    risk = cells[at["risk_class"]].strip().upper()
+    if risk not in RISK_CLASSES:
         raise ValueError(f"risk class must be A, B, C or D, not {risk or '(empty)'}")
-    status = STATUSES.get(get("status").lower())
+    raw_status = cells[at["status"]].strip()
+    status = STATUSES.get(raw_status.lower())
     if status is None:
-        raise ValueError(f"status must be active or deregistered, not {get('status')!r}")
-    for field, limit in (("subject_type", 60), ("industry", 100), ("address", 300)):
-        if len(get(field)) > limit:
+        raise ValueError(f"status must be active or deregistered, not {raw_status!r}")
+    texts = [cells[at[field]].strip() for field, _ in TEXT_LIMITS]
+    for text, (field, limit) in zip(texts, TEXT_LIMITS, strict=True):
+        if len(text) > limit:
             raise ValueError(f"{field} is longer than {limit} characters")
     return (
         code,
         name,
-        get("subject_type"),
-        get("industry"),
-        get("address"),
-        _coordinate(get("lat"), "lat", 90),
-        _coordinate(get("lon"), "lon", 180),
+        *texts,
+        _coordinate(cells[at["lat"]].strip(), "lat", 90),
+        _coordinate(cells[at["lon"]].strip(), "lon", 180),
         org_unit,
         grid,
         risk,
-        _flag(get("abnormal"), "abnormal"),
-        _flag(get("serious_violation"), "serious_violation"),
+        _flag(cells[at["abnormal"]], "abnormal"),
+        _flag(cells[at["serious_violation"]], "serious_violation"),
         status,
     )
 
@@ -230,11 +245,17 @@ def _checked_rows(
         raise BadRequest(
             f"{path.name}: missing columns {', '.join(missing)}", code="import.missing_columns"
         )
+    # Absent optional columns read from one extra empty cell at the end of every row.
+    width = len(header)
+    at = {field: cols.get(field, width) for field in FIELDS}
+    padding = [""] * (width + 1)
     for line, cells in enumerate(rows, start=2):
-        if not any(c.strip() for c in cells):
+        if len(cells) <= width:
+            cells = cells + padding[len(cells) :]
+        if not any(cells):
             continue
         try:
-            yield line, _check_row(cells, cols, ctx), None
+            yield line, _check_row(cells, at, ctx), None
         except ValueError as exc:
             yield line, None, str(exc)
 
@@ -263,6 +284,10 @@ def file_sha256(path: Path) -> str:
 # Import
 
 
+class _Rejected(Exception):
+    """Raised inside the import transaction to roll back a file with rejected rows."""
+
+
 async def import_subjects(
     *,
     principal: Principal,
@@ -270,67 +295,67 @@ async def import_subjects(
     source: str | None = None,
     progress: Progress | None = None,
 ) -> s.ImportReport:
-    """Check every row of ``path``; if all are good, upsert them by credit code."""
+    """Check every row of ``path`` and upsert them by credit code, or nothing at all.
+
+    One pass inside one transaction: rows are written in chunks while all is well; from
+    the first rejected row on, the rest is only checked, and the transaction rolls back.
+    """
     total = count_rows(path)
     ctx = await _import_context(principal)
     rejected: list[s.RejectedRow] = []
     first_line: dict[str, int] = {}
     rows = 0
-    for line, row, reason in _checked_rows(path, ctx):
-        rows += 1
-        if row is not None:
-            seen = first_line.setdefault(row[0], line)
-            if seen != line:
-                reason = f"credit code {row[0]} is already on line {seen}"
-        if reason is not None:
-            rejected.append(s.RejectedRow(line=line, reason=reason))
-        if progress and rows % 10_000 == 0:
-            progress("checking", rows, total)
-    if progress:
-        progress("checking", rows, rows)
-    if rejected:
-        return s.ImportReport(rows=rows, inserted=0, updated=0, applied=False, rejected=rejected)
-    if rows == 0:
-        raise BadRequest(f"{path.name} has no data rows", code="import.empty")
-    del first_line
     now = clock.now()
-    import_id = uuid.uuid4()
-    async with write_tx():
-        before = await Subject.count().run()
-        done = 0
-        chunk: list[tuple[Any, ...]] = []
-        for _, row, _reason in _checked_rows(path, ctx):
-            assert row is not None  # every row passed the check above
-            chunk.append(row)
-            if len(chunk) >= CHUNK_ROWS:
-                await _upsert(chunk, now)
-                done += len(chunk)
-                chunk = []
-                if progress:
-                    progress("writing", done, rows)
-        if chunk:
-            await _upsert(chunk, now)
-        if progress:
-            progress("writing", rows, rows)
-        inserted = await Subject.count().run() - before
-        await audit.record(
-            stream=f"subject_import:{import_id}",
-            action="subject.imported",
-            actor=principal.actor,
-            payload={
-                "source": source or path.name,
-                "sha256": file_sha256(path),
-                "rows": rows,
-                "inserted": inserted,
-                "updated": rows - inserted,
-            },
-            org_unit_id=None if principal.unrestricted else principal.org_unit_id,
-        )
+    try:
+        async with write_tx():
+            before = await Subject.count().run()
+            chunk: list[tuple[Any, ...]] = []
+            for line, row, reason in _checked_rows(path, ctx):
+                rows += 1
+                if row is not None:
+                    seen = first_line.setdefault(row[0], line)
+                    if seen != line:
+                        reason = f"credit code {row[0]} is already on line {seen}"
+                if reason is not None:
+                    rejected.append(s.RejectedRow(line=line, reason=reason))
+                    chunk = []
+                elif row is not None and not rejected:
+                    chunk.append(row)
+                    if len(chunk) >= CHUNK_ROWS:
+                        await upsert_rows(chunk, now)
+                        chunk = []
+                if progress and rows % 10_000 == 0:
+                    progress("importing", rows, total)
+            if progress:
+                progress("importing", rows, rows)
+            if rejected:
+                raise _Rejected
+            if rows == 0:
+                raise BadRequest(f"{path.name} has no data rows", code="import.empty")
+            await upsert_rows(chunk, now)
+            inserted = await Subject.count().run() - before
+            await audit.record(
+                stream=f"subject_import:{uuid.uuid4()}",
+                action="subject.imported",
+                actor=principal.actor,
+                payload={
+                    "source": source or path.name,
+                    "sha256": file_sha256(path),
+                    "rows": rows,
+                    "inserted": inserted,
+                    "updated": rows - inserted,
+                },
+                org_unit_id=None if principal.unrestricted else principal.org_unit_id,
+            )
+    except _Rejected:
+        return s.ImportReport(rows=rows, inserted=0, updated=0, applied=False, rejected=rejected)
     return s.ImportReport(rows=rows, inserted=inserted, updated=rows - inserted, applied=True)
 
 
-async def _upsert(rows: list[tuple[Any, ...]], now: Any) -> None:
+async def upsert_rows(rows: list[tuple[Any, ...]], now: Any) -> None:
     """Insert or update ``rows`` by credit code on the current transaction's connection."""
+    if not rows:
+        return
     transaction = current_engine().current_transaction.get()
     assert transaction is not None
     connection = transaction.connection

@@ -37,7 +37,7 @@ async def test_import_upserts_and_rejects_the_whole_file_on_one_bad_row(db, engi
         principal=system_principal("test"), path=good, progress=lambda *a: seen.append(a)
     )
     assert (report.applied, report.inserted, report.updated) == (True, 2, 0)
-    assert seen[-1] == ("writing", 2, 2)
+    assert seen[-1] == ("importing", 2, 2)
     row = await Subject.select().where(Subject.credit_code == code(2)).first()
     assert row["abnormal"] is True and row["risk_class"] == "D" and row["lat"] is None
 
