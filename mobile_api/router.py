@@ -17,6 +17,7 @@ MODULES: list[str] = [
     "mobile_api.work",
     "mobile_api.evidence",
     "mobile_api.tasks",
+    "mobile_api.cases",
 ]
 
 
