@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +40,25 @@ from backend.orgs import service as orgs
 from backend.orgs.tables import Officer, OrgUnit, TeamMember
 
 INSERT_CHUNK = 400
+log = logging.getLogger("fieldcase.inspections.draw")
+
+
+class _Phases:
+    """Seconds spent in each phase of a draw, for the debug log and the benchmark."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.spent: dict[str, float] = {}
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.spent[name] = now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v:.2f} s" for k, v in self.spent.items())
+
+
 SHORTFALL_LISTED = 20
 
 
@@ -81,8 +102,12 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
         "SELECT credit_code, CASE WHEN abnormal OR serious_violation THEN 'flagged' "
         "ELSE risk_class END FROM subject "
     )
-    sql += f"WHERE status = 'active' AND org_unit IN {_in(units or [uuid.UUID(int=0)])}"
-    params: list[Any] = [_db_id(u) for u in units or [uuid.UUID(int=0)]]
+    sql += "WHERE status = 'active'"
+    params: list[Any] = []
+    # A plan over every unit (the county's usual case) scans the table without an index.
+    if not units or await OrgUnit.count().run() != len(units):
+        sql += f" AND org_unit IN {_in(units or [uuid.UUID(int=0)])}"
+        params.extend(_db_id(u) for u in units or [uuid.UUID(int=0)])
     types = list(plan["scope_subject_types"])
     if not types and all(i["subject_types"] for i in items.values()):
         types = sorted({t for i in items.values() for t in i["subject_types"]})
@@ -94,7 +119,6 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
         if values:
             sql += f" AND {column} IN {_in(values)}"
             params.extend(values)
-    sql += " ORDER BY credit_code" + ("" if is_sqlite() else ' COLLATE "C"')
     rows = await fetch_rows(sql, params)
 
     cutoff = clock.now().date() - dt.timedelta(days=plan["exclusion_days"])
@@ -114,9 +138,13 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
         if wanted_strata and stratum not in wanted_strata:
             continue
         strata.setdefault(stratum, []).append(code)
-    ids = [i for pool in strata.values() for i in pool]
-    # Already in code order from the database; sorting a sorted list is linear.
-    return Pool(strata=strata, sorted_ids=sorted(ids), excluded=len(excluded))
+    for pool in strata.values():
+        pool.sort()
+    return Pool(
+        strata=strata,
+        sorted_ids=sorted(i for pool in strata.values() for i in pool),
+        excluded=len(excluded),
+    )
 
 
 def quotas(
@@ -233,11 +261,14 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         )
         target = check_transition(plan["status"], "draw")
         items = await items_by_code(list(plan["item_codes"]))
+        phases = _Phases()
         pool = await subject_pool(plan, items)
+        phases.done("pool")
         quota = quotas(plan, items, pool.strata)
         inspectors = await inspector_pool(plan)
         secret = bytes.fromhex(plan["secret"])
         digest = hashrank.pool_digest(pool.sorted_ids, presorted=True)
+        phases.done("pool_digest")
         seed = hashrank.seed(secret, digest, entropy)
         strata: list[dict[str, Any]] = []
         order: list[tuple[str, str]] = []
@@ -247,6 +278,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
                 {"name": name, "pool": pool.strata[name], "quota": quota[name], "selected": chosen}
             )
             order.extend((name, code) for code in chosen)
+        phases.done("select")
         codes = [code for _, code in order]
         constraints = hashrank.Constraints(
             team_size=plan["team_size"],
@@ -259,7 +291,9 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             conflicts=await _conflicts(inspectors),
             previous_lead=await previous_leads(codes),
         )
+        phases.done("constraints")
         assignments = hashrank.assign(seed, codes, inspectors, constraints)
+        phases.done("assign")
         short = hashrank.shortfall(assignments, plan["team_size"])
         if short:
             listed = [{"subject_id": k, "missing": v} for k, v in list(short.items())]
@@ -289,6 +323,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         # Compact UTF-8 JSON; msgspec writes a million-id pool several times faster than json.
         text = msgspec.json.encode(record).decode("utf-8")
         record_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        phases.done("record")
         await InspectionDraw.insert(
             InspectionDraw(
                 id=draw_id,
@@ -302,6 +337,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             )
         ).run()
         await _create_tasks(plan, draw_id, order, assignments, now)
+        phases.done("persist")
         await (
             InspectionPlan.update(
                 {
@@ -329,6 +365,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             },
             org_unit_id=plan["org_unit"],
         )
+    log.debug("draw %s of %d subjects: %s", draw_id, len(pool.sorted_ids), phases)
     return s.DrawOut(
         draw_id=draw_id,
         plan_id=plan_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import random
 import tempfile
@@ -279,6 +280,8 @@ async def run_one(url: DatabaseUrl) -> None:
 
 
 def main() -> None:
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("fieldcase.inspections.draw").setLevel(logging.DEBUG)
     print(f"({machine_note()})")
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run_one(sqlite_database(Path(tmp))))
