@@ -7,4 +7,5 @@ DOMAIN = Domain(
     piccolo_app="mobile_api.piccolo_app",
     routers="mobile_api.router:routers",
     jobs="mobile_api.jobs:jobs",
+    demo="mobile_api.demo:seed",
 )
