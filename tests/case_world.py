@@ -82,3 +82,36 @@ class Api:
         response = await self.client.get(f"/api/v1{url}", headers=headers)
         assert response.status_code == expect, response.text
         return response.json()
+
+
+async def recording_for(case_id: str, org_unit_id: uuid.UUID) -> str:
+    """The id of a video recording attached to the case (a stored row once evidence exists)."""
+    evidence_id = uuid.uuid4()
+    try:
+        from backend.evidence.tables import Evidence
+    except ImportError:
+        return str(evidence_id)
+    from backend.core import clock
+    from backend.core.db import write_tx
+
+    now = clock.now()
+    async with write_tx():
+        await Evidence.insert(
+            Evidence(
+                id=evidence_id,
+                client_id=uuid.uuid4(),
+                org_unit=org_unit_id,
+                target_kind="case",
+                target_id=uuid.UUID(case_id),
+                kind="video",
+                content_type="video/mp4",
+                size=3,
+                sha256="0" * 64,
+                object_key=f"evidence/test/{evidence_id}",
+                status="sealed",
+                captured_at=now,
+                created_by="test",
+                created_at=now,
+            )
+        ).run()
+    return str(evidence_id)

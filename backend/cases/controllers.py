@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
+from litestar.response import Stream
 
-from backend.cases import leads, review, rules, service
+from backend.cases import casefile, leads, review, rules, service
 from backend.cases import schemas as s
 from backend.core.auth import Principal, require_roles
 from backend.core.pagination import Page, check_page
@@ -284,6 +285,27 @@ class CaseController(Controller):
         """The legal review's automatic pre-check: veto items of the case as it stands."""
         row = await service.load_case(request.user, case_id, write=False)
         return await review.precheck(case_id, row=row)
+
+    @get("/{case_id:uuid}/file", operation_id="getCaseFile")
+    async def case_file(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> casefile.CaseFileOut:
+        """电子卷宗: summary, documents in file order, evidence and custody, timeline."""
+        return await casefile.assemble(principal=request.user, case_id=case_id)
+
+    @get("/{case_id:uuid}/file/export", operation_id="exportCaseFile")
+    async def export_case_file(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> Stream:
+        """The case file as a zip with manifest.json, streamed (never held whole in memory)."""
+        chunks = await casefile.export_bundle(
+            principal=request.user, case_id=case_id, store=request.app.state.store
+        )
+        return Stream(
+            chunks,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="case-{case_id}.zip"'},
+        )
 
     @get("/{case_id:uuid}/reviews", operation_id="listLegalReviews")
     async def reviews(

@@ -7,4 +7,6 @@ DOMAIN = Domain(
     piccolo_app="backend.cases.piccolo_app",
     controllers="backend.cases.controllers:CONTROLLERS",
     deadlines="backend.cases.deadlines:provide",
+    cli="backend.cases.cli:register",
+    evidence_targets="backend.cases.evidence_targets:EVIDENCE_TARGETS",
 )

@@ -161,18 +161,22 @@ async def precheck(case_id: uuid.UUID, *, row: dict[str, Any] | None = None) -> 
 
 
 async def _has_recording(evidence_ids: tuple[str, ...]) -> bool:
-    """A recording exists when an attached evidence item is audio or video (if known)."""
+    """A recording: an attached evidence item that is audio or video (when evidence is known)."""
     if not evidence_ids:
         return False
     try:
-        from backend.evidence import service as evidence  # the evidence domain, when present
+        from backend.evidence.tables import Evidence  # the evidence domain, when installed
     except ImportError:
         return True
-    kinds = getattr(evidence, "media_kinds", None)
-    if kinds is None:
-        return True
-    found = await kinds([uuid.UUID(e) for e in evidence_ids])
-    return any(k in ("video", "audio") for k in found.values())
+    ids = []
+    for e in evidence_ids:
+        try:
+            ids.append(uuid.UUID(e))
+        except ValueError:
+            continue
+    rows = await Evidence.select(Evidence.kind, Evidence.withdrawn_at).where(Evidence.id.is_in(
+        ids or [uuid.UUID(int=0)]))  # fmt: skip
+    return any(r["kind"] in ("video", "audio") and r["withdrawn_at"] is None for r in rows)
 
 
 def _to_out(row: dict[str, Any]) -> ReviewOut:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+import zipfile
 from zoneinfo import ZoneInfo
 
 from backend.audit.tables import AuditEvent
 from backend.cases.tables import CaseDeadline
 from backend.core import clock
-from tests.case_world import Api, build_case_world
+from tests.case_world import Api, build_case_world, recording_for
+from tests.factories import login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -97,7 +100,7 @@ async def test_general_procedure_from_lead_to_closed_case(client, db):
         await api.post(
             "officer_a",
             f"/cases/{cid}/actions/{seizure['id']}/evidence",
-            {"evidence_ids": [str(uuid.uuid4())]},
+            {"evidence_ids": [await recording_for(cid, w.town_a)]},
         )
         second = await api.post("officer_a", f"/cases/{cid}/reviews", expect=201)
         assert second["precheck"] == []
@@ -238,3 +241,44 @@ async def test_simplified_procedure_on_site(client, db):
         # The general procedure's steps are not part of the simplified one.
         listing = await api.get("leader_a", "/cases?status=closed")
         assert [c["id"] for c in listing["items"]] == [case["id"]]
+
+
+async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
+    client, db, tmp_path, capsys
+):
+    from backend.cli import main
+
+    api = Api(client)
+    with clock.travel_to(at("2026-10-12")):
+        cw = await build_case_world()
+        case = await api.post(
+            "officer_a",
+            "/cases/on-site",
+            {"matter_id": str(cw.vending), "org_unit_id": str(cw.world.town_a),
+             "officer_ids": [str(o) for o in cw.world.officers_a[:2]], "penalty_kind": "warning",
+             "subject_kind": "individual", "subject_name": "王某", "facts": "占道经营，当场警告"},
+            expect=201,
+        )  # fmt: skip
+        file = await api.get("officer_a", f"/cases/{case['id']}/file")
+        assert [d["stage"] for d in file["documents"]] == ["decision", "service"]
+        assert file["timeline"][0]["action"] == "case.decide_on_site"
+        headers = await login(client, "officer_a")
+        response = await client.get(f"/api/v1/cases/{case['id']}/file/export", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/zip"
+    bundle = tmp_path / "case.zip"
+    bundle.write_bytes(response.content)
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("manifest.json"))
+    assert names[-1] == "manifest.json"
+    assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
+    assert manifest["order"] == ["立案", "调查", "审查", "决定", "送达", "执行"]
+    assert main(["casefile", "verify", str(bundle)]) == 0
+
+    data = bytearray(bundle.read_bytes())
+    offset = data.index("占道经营，当场警告".encode())
+    data[offset] ^= 0x01
+    bundle.write_bytes(bytes(data))
+    assert main(["casefile", "verify", str(bundle)]) == 1
+    assert "documents/" in capsys.readouterr().out
