@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, get, post, put
 from litestar.response import Stream
 
-from backend.cases import casefile, leads, review, rules, service
+from backend.cases import casefile, leads, review, rules, service, transfers
 from backend.cases import schemas as s
 from backend.core.auth import Principal, require_roles
 from backend.core.pagination import Page, check_page
@@ -307,6 +307,20 @@ class CaseController(Controller):
             headers={"Content-Disposition": f'attachment; filename="case-{case_id}.zip"'},
         )
 
+    @get("/{case_id:uuid}/transfers", operation_id="listCaseTransfers")
+    async def case_transfers(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> list[transfers.TransferOut]:
+        return await transfers.list_transfers(principal=request.user, case_id=case_id)
+
+    @post("/{case_id:uuid}/transfers", operation_id="requestCaseTransfer")
+    async def request_transfer(
+        self, case_id: uuid.UUID, data: transfers.TransferIn,
+        request: Request[Principal, Any, Any],
+    ) -> transfers.TransferOut:  # fmt: skip
+        """Escalate, delegate, move laterally or hand to the police, with the file's manifest."""
+        return await transfers.request_transfer(principal=request.user, case_id=case_id, data=data)
+
     @get("/{case_id:uuid}/reviews", operation_id="listLegalReviews")
     async def reviews(
         self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
@@ -352,7 +366,77 @@ class LegalReviewController(Controller):
         return await review.extend_review(principal=request.user, review_id=review_id)
 
 
+class TransferController(Controller):
+    path = "/transfers"
+    tags = ["cases"]
+
+    @get("/", operation_id="listIncomingTransfers")
+    async def incoming(self, request: Request[Principal, Any, Any]) -> list[transfers.TransferOut]:
+        """Transfers waiting for the principal's units to accept or reject."""
+        return await transfers.list_transfers(principal=request.user, incoming=True)
+
+    @get("/{transfer_id:uuid}/manifest", operation_id="getTransferManifest")
+    async def manifest(
+        self, transfer_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> dict[str, Any]:
+        return await transfers.get_manifest(principal=request.user, transfer_id=transfer_id)
+
+    @post("/{transfer_id:uuid}/accept", operation_id="acceptTransfer", status_code=200)
+    async def accept(
+        self, transfer_id: uuid.UUID, data: transfers.TransferAnswerIn,
+        request: Request[Principal, Any, Any],
+    ) -> transfers.TransferOut:  # fmt: skip
+        return await transfers.accept_transfer(
+            principal=request.user, transfer_id=transfer_id, reason=data.reason
+        )
+
+    @post("/{transfer_id:uuid}/reject", operation_id="rejectTransfer", status_code=200)
+    async def reject(
+        self, transfer_id: uuid.UUID, data: transfers.TransferAnswerIn,
+        request: Request[Principal, Any, Any],
+    ) -> transfers.TransferOut:  # fmt: skip
+        return await transfers.reject_transfer(
+            principal=request.user, transfer_id=transfer_id, reason=data.reason
+        )
+
+    @post("/{transfer_id:uuid}/approve", operation_id="approvePoliceTransfer", status_code=200)
+    async def approve(
+        self, transfer_id: uuid.UUID, data: transfers.TransferAnswerIn,
+        request: Request[Principal, Any, Any],
+    ) -> transfers.TransferOut:  # fmt: skip
+        """The head approves a police transfer (hand-over due within 24 hours)."""
+        return await transfers.decide_police_transfer(
+            principal=request.user, transfer_id=transfer_id, approve=True, reason=data.reason
+        )
+
+    @post("/{transfer_id:uuid}/refuse", operation_id="refusePoliceTransfer", status_code=200)
+    async def refuse(
+        self, transfer_id: uuid.UUID, data: transfers.TransferAnswerIn,
+        request: Request[Principal, Any, Any],
+    ) -> transfers.TransferOut:  # fmt: skip
+        return await transfers.decide_police_transfer(
+            principal=request.user, transfer_id=transfer_id, approve=False, reason=data.reason
+        )
+
+    @post("/{transfer_id:uuid}/hand-over", operation_id="handOverToPolice", status_code=200)
+    async def hand_over(
+        self, transfer_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> transfers.TransferOut:
+        return await transfers.hand_over_to_police(principal=request.user, transfer_id=transfer_id)
+
+    @post("/{transfer_id:uuid}/police-decision", operation_id="recordPoliceDecision",
+          status_code=200)  # fmt: skip
+    async def police_decision(
+        self, transfer_id: uuid.UUID, data: transfers.PoliceDecisionIn,
+        request: Request[Principal, Any, Any],
+    ) -> transfers.TransferOut:  # fmt: skip
+        return await transfers.record_police_decision(
+            principal=request.user, transfer_id=transfer_id, data=data
+        )
+
+
 CONTROLLERS = [
+    TransferController,
     LeadController,
     CaseRuleController,
     CaseController,
