@@ -8,5 +8,6 @@ DOMAIN = Domain(
     controllers="backend.cases.controllers:CONTROLLERS",
     deadlines="backend.cases.deadlines:provide",
     cli="backend.cases.cli:register",
+    jobs="backend.cases.jobs:jobs",
     evidence_targets="backend.cases.evidence_targets:EVIDENCE_TARGETS",
 )

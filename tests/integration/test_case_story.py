@@ -282,3 +282,38 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
     bundle.write_bytes(bytes(data))
     assert main(["casefile", "verify", str(bundle)]) == 1
     assert "documents/" in capsys.readouterr().out
+
+
+async def test_provisional_2027_deadline_becomes_final_after_the_schedule_is_imported(
+    client, db, settings
+):
+    from backend.calendar.service import forget_cache
+    from backend.cases.jobs import recompute_provisional_deadlines
+
+    forget_cache()  # the calendar snapshot is cached per process, across test databases
+    api = Api(client)
+    with clock.travel_to(at("2026-11-02")):
+        cw = await build_case_world()
+        case = await api.post(
+            "head_a", "/cases", {"matter_id": str(cw.vending), "subject_name": "某摊贩"},
+            expect=201,
+        )  # fmt: skip
+        decision = (await api.get("head_a", f"/cases/{case['id']}/deadlines"))[0]
+        assert decision["kind"] == "decision"
+        assert (decision["due_on"], decision["provisional"]) == ("2027-02-01", True)
+        assert "provisional" in decision["warning"]
+        await api.post(
+            "admin",
+            "/calendar/overrides",
+            {"days": [{"date": "2027-02-01", "working": False, "name": "测试调休"}],
+             "complete_years": [2027], "source": "国务院办公厅通知"},
+            expect=201,
+        )  # fmt: skip
+        outcome = await recompute_provisional_deadlines(settings=settings)
+        assert outcome.startswith("recomputed the deadlines of 1 case")
+        decision = (await api.get("head_a", f"/cases/{case['id']}/deadlines"))[0]
+        assert (decision["due_on"], decision["provisional"]) == ("2027-02-02", False)
+        stored = await CaseDeadline.select(CaseDeadline.due_on, CaseDeadline.provisional).where(
+            (CaseDeadline.case == uuid.UUID(case["id"])) & (CaseDeadline.kind == "decision")
+        )
+        assert stored == [{"due_on": dt.date(2027, 2, 2), "provisional": False}]
