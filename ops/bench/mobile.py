@@ -1,0 +1,231 @@
+"""Benchmark of GET /mobile/v1/work: 100,000 inspection tasks in PostgreSQL, 32 phones.
+
+Seeds subjects and 500 inspectors in bulk (as ops/bench/draw does), draws a plan that
+creates ``FIELDCASE_BENCH_TASKS`` tasks (default 100,000) through the inspections
+service, links 32 device users to drawn inspectors, starts the API as a real server
+process, lets each phone do its first full sync, and then measures 32 concurrent
+clients polling ``GET /mobile/v1/work?since=<cursor>`` (what a phone does all day),
+against a bare Litestar JSON endpoint served the same way in the same run.
+Targets: >= 25 % of the bare rate, p99 <= 150 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.core import clock
+from backend.core.auth import system_principal
+from backend.core.db import write_tx
+from backend.inspections import draws, service
+from backend.inspections import schemas as s
+from backend.inspections.bulk import fetch_rows
+from backend.orgs import schemas as org_schemas
+from backend.orgs import service as orgs
+from backend.settings import DatabaseUrl
+from ops.bench.databases import fresh, machine_note, postgres_server
+from ops.bench.draw import bench_codes, seed_inspectors, seed_subjects, seed_units
+
+TASKS = int(os.environ.get("FIELDCASE_BENCH_TASKS", "100000"))
+CLIENTS = 32
+SECONDS = float(os.environ.get("FIELDCASE_BENCH_SECONDS", "10"))
+PASSWORD = "bench-password-1"
+BARE_APP = "ops.bench.mobile:bare_app"
+
+
+def bare_app() -> Any:
+    """The baseline: a bare Litestar app answering a small JSON body."""
+    from litestar import Litestar, get
+
+    @get("/json")
+    async def hello() -> dict[str, Any]:
+        return {"items": [], "removed": [], "cursor": "w1.0", "has_more": False}
+
+    return Litestar(route_handlers=[hello])
+
+
+async def seed(url: DatabaseUrl) -> list[str]:
+    """Subjects, inspectors, a drawn plan of TASKS tasks, and 32 users; their usernames."""
+    sysp = system_principal("bench")
+    county, towns = await seed_units()
+    item = await service.create_item(
+        principal=sysp,
+        data=s.ItemIn(
+            code="BENCH-M", name="移动端基准事项", department="市场监管", domain="market",
+            method="on_site",
+        ),
+    )  # fmt: skip
+    codes = bench_codes(TASKS)
+    await seed_subjects(codes, towns)
+    await seed_inspectors(codes, towns)
+    today = clock.now().date()
+    per_stratum = TASKS // 4
+    plan = await service.create_plan(
+        principal=sysp,
+        data=s.PlanIn(
+            code="BENCH-M",
+            name="移动端基准抽查",
+            org_unit_id=county,
+            item_codes=[item.code],
+            planned_start=today,
+            planned_end=today + dt.timedelta(days=30),
+            counts=dict.fromkeys("ABCD", per_stratum),  # type: ignore[arg-type]
+            team_size=2,
+            workload_cap=max(20, TASKS),
+            inspector_org_unit_ids=[county],
+        ),
+    )
+    await service.publish_plan(principal=sysp, plan_id=plan.id)
+    drawn = await draws.draw_plan(principal=sysp, plan_id=plan.id, entropy="bench")
+    async with write_tx():
+        busiest = await fetch_rows(
+            "SELECT officer FROM task_inspector WHERE active GROUP BY officer "
+            f"ORDER BY COUNT(*) DESC LIMIT {CLIENTS}"
+        )
+    usernames = []
+    for n, row in enumerate(busiest):
+        officer = await orgs.get_officer(principal=sysp, officer_id=row[0])
+        user = await orgs.create_user(
+            principal=sysp,
+            data=org_schemas.UserIn(
+                username=f"phone{n:02d}",
+                password=PASSWORD,
+                roles=["officer"],
+                org_unit_id=officer.org_unit_id,
+                officer_id=officer.id,
+            ),
+        )
+        usernames.append(user.username)
+    print(f"  seeded {drawn.selected:,} tasks for {len(usernames)} phones")
+    return usernames
+
+
+def serve(target: list[str], port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *target, "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server on {port} did not start; see {log}")
+
+
+async def load(urls: list[tuple[str, dict[str, str]]]) -> tuple[float, float, int]:
+    """CLIENTS clients each calling its URL for SECONDS: (requests/s, p99 ms, errors)."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + SECONDS
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+
+    async def client(url: str, headers: dict[str, str], http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while time.monotonic() < stop:
+            t0 = time.perf_counter()
+            response = await http.get(url, headers=headers)
+            latencies.append(time.perf_counter() - t0)
+            if response.status_code != 200:
+                errors += 1
+
+    started = time.monotonic()
+    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+        await asyncio.gather(*[client(u, h, http) for u, h in urls])
+    took = time.monotonic() - started
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0
+    return len(latencies) / took, p99, errors
+
+
+async def phones(base: str, usernames: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """Log every phone in and do its first full sync; the URL it then polls."""
+    out = []
+    async with httpx.AsyncClient(base_url=base, timeout=300) as http:
+        for n, name in enumerate(usernames):
+            login = await http.post(
+                "/mobile/v1/auth/login",
+                json={"username": name, "password": PASSWORD, "device_id": f"bench-{n:02d}"},
+            )
+            login.raise_for_status()
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            cursor, count = "", 0
+            while True:
+                page = await http.get(
+                    "/mobile/v1/work" + (f"?since={cursor}" if cursor else ""), headers=headers
+                )
+                page.raise_for_status()
+                body = page.json()
+                cursor, count = body["cursor"], count + len(body["items"])
+                if not body["has_more"]:
+                    break
+            out.append((f"{base}/mobile/v1/work?since={cursor}", headers))
+    print(f"  first sync done: {len(out)} phones")
+    return out
+
+
+async def run(url: DatabaseUrl, db_text: str, tmp: Path) -> None:
+    async with fresh(url):
+        usernames = await seed(url)
+    env = {
+        **os.environ,
+        "FIELDCASE_DATABASE_URL": db_text,
+        "FIELDCASE_STORAGE_URL": f"file://{tmp}/objects",
+        "FIELDCASE_VAR_DIR": str(tmp / "var"),
+        "FIELDCASE_LOG_LEVEL": "WARNING",
+        "FIELDCASE_DB_POOL_SIZE": str(CLIENTS),
+    }
+    from tests.conftest import free_port
+
+    api_port, bare_port = free_port(), free_port()
+    api = serve(["backend.cli", "serve"], api_port, env, tmp / "api.log")
+    bare = serve(
+        ["uvicorn", "--factory", BARE_APP, "--log-level", "warning"],
+        bare_port,
+        env,
+        tmp / "bare.log",
+    )
+    try:
+        targets = await phones(f"http://127.0.0.1:{api_port}", usernames)
+        bare_rate, bare_p99, _ = await load([(f"http://127.0.0.1:{bare_port}/json", {})] * CLIENTS)
+        rate, p99, errors = await load(targets)
+    finally:
+        for proc in (api, bare):
+            proc.kill()
+            proc.wait()
+    share = rate / bare_rate if bare_rate else 0.0
+    verdict = "OK" if share >= 0.25 and p99 <= 150 else "OVER TARGET"
+    print(
+        f"  bare Litestar JSON: {bare_rate:,.0f} req/s, p99 {bare_p99:.1f} ms\n"
+        f"  GET /mobile/v1/work (delta, {CLIENTS} phones): {rate:,.0f} req/s, p99 {p99:.1f} ms, "
+        f"{errors} errors = {share:.0%} of bare  [target >= 25 % and p99 <= 150 ms: {verdict}]"
+    )
+
+
+def main() -> None:
+    print(f"({machine_note()}; {TASKS:,} tasks, {CLIENTS} clients, {SECONDS:.0f} s each)")
+    with postgres_server() as new_database, tempfile.TemporaryDirectory() as tmp:
+        if new_database is None:
+            print("PostgreSQL: skipped (no server and no PostgreSQL binaries)")
+            return
+        url = new_database()
+        text = f"postgresql://{url.user}@{url.host}:{url.port}/{url.database}"
+        if url.password:
+            text = f"postgresql://{url.user}:{url.password}@{url.host}:{url.port}/{url.database}"
+        asyncio.run(run(url, text, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
