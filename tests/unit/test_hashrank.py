@@ -67,7 +67,7 @@ def _record(inst: dict, result: hashrank.Draw) -> dict:  # type: ignore[type-arg
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(instances(), st.randoms(use_true_random=False))
 def test_same_inputs_same_draw_and_pool_order_does_not_matter(inst, rnd):  # type: ignore[no-untyped-def]
     first = _run(inst)
@@ -85,7 +85,7 @@ def test_same_inputs_same_draw_and_pool_order_does_not_matter(inst, rnd):  # typ
         ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(instances())
 def test_quota_exact_and_no_constraint_violated(inst):  # type: ignore[no-untyped-def]
     result = _run(inst)
@@ -116,7 +116,7 @@ def test_quota_exact_and_no_constraint_violated(inst):  # type: ignore[no-untype
         hashrank.verify(_record(inst, result))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.binary(min_size=32, max_size=32), st.text(max_size=10), st.text(max_size=10))
 def test_a_different_entropy_changes_the_draw(secret, e1, e2):  # type: ignore[no-untyped-def]
     if e1 == e2:
