@@ -210,7 +210,7 @@ async def _plan(ctx: DemoContext, code: str, name: str, items: list[str], **extr
     )
     if row is not None:
         return row["id"], row["status"]
-    today = clock.now().date()
+    today = clock.local_today()
     plan = await service.create_plan(
         principal=ctx.principal,
         data=s.PlanIn(
@@ -259,7 +259,7 @@ async def _run_first_plan(ctx: DemoContext) -> None:
         .run()
     )
     outcomes = ["未发现问题", "发现问题已责令改正", "未按规定公示应当公示的信息"]
-    yesterday = clock.now().date() - dt.timedelta(days=1)
+    yesterday = clock.local_today() - dt.timedelta(days=1)
     for row, category in zip(rows, outcomes, strict=False):
         task_id: uuid.UUID = row["id"]
         task = await tasks.check_in(principal=ctx.principal, task_id=task_id, version=1)

@@ -121,7 +121,7 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
             params.extend(values)
     rows = await fetch_rows(sql, params)
 
-    cutoff = clock.now().date() - dt.timedelta(days=plan["exclusion_days"])
+    cutoff = clock.local_today() - dt.timedelta(days=plan["exclusion_days"])
     codes = list(items)
     recent = await fetch_rows(
         "SELECT DISTINCT r.subject_code FROM inspection_result r "
@@ -396,7 +396,7 @@ async def _create_tasks(
     tasks: list[tuple[Any, ...]] = []
     members: list[tuple[Any, ...]] = []
     results: list[tuple[Any, ...]] = []
-    drawn_on = now.date()
+    drawn_on = clock.local_today()
     for (stratum, code), assignment in zip(order, assignments, strict=True):
         subject_id, org_unit = subjects[code]
         task_id = uuid.uuid4()
@@ -530,7 +530,7 @@ async def replace_inspector(
             .run()
         }
         unavailable = await draw_wide_reasons(
-            pool, on=clock.now().date(), domains={i["domain"] for i in items.values()}
+            pool, on=clock.local_today(), domains={i["domain"] for i in items.values()}
         )
         conflicts = await _conflicts(pool)
         lead = (await previous_leads_before(task["subject_code"], task_id)).get(
@@ -647,7 +647,7 @@ async def replace_subject(
             team_size=plan["team_size"],
             workload_cap=plan["workload_cap"],
             unavailable=await draw_wide_reasons(
-                pool, on=clock.now().date(), domains={i["domain"] for i in items.values()}
+                pool, on=clock.local_today(), domains={i["domain"] for i in items.values()}
             ),
             conflicts=await _conflicts(pool),
             previous_lead=await previous_leads([code]),

@@ -439,9 +439,8 @@ async def complete_task(
         if open_items:
             names = ", ".join(r["item_code"] for r in open_items)
             raise Conflict(f"results missing for items {names}", code="task.results_missing")
-        tz = get_settings().timezone
-        day = inspection_date or clock.today(tz)
-        if day > clock.today(tz):
+        day = inspection_date or clock.local_today()
+        if day > clock.local_today():
             raise BadRequest("inspection_date is in the future", code="task.bad_date")
         due = due_in_working_days(
             await load_calendar(), day, publication_working_days(), rule="publish results"
@@ -501,7 +500,7 @@ async def publish_task_results(*, principal: Principal, task_id: uuid.UUID) -> s
                 "only a completed task's results can be published", code="task.not_completed"
             )
         if task["published_on"] is None:
-            today = clock.today(get_settings().timezone)
+            today = clock.local_today()
             await _publish([task_id], today)
             await audit.record(
                 stream=f"task:{task_id}",
@@ -529,7 +528,7 @@ async def publish_plan_results(*, principal: Principal, plan_id: uuid.UUID) -> i
             )
             .run()
         )
-        today = clock.today(get_settings().timezone)
+        today = clock.local_today()
         ids = [r["id"] for r in rows]
         if ids:
             await _publish(ids, today)
