@@ -9,4 +9,5 @@ DOMAIN = Domain(
     routers="backend.evidence.controllers:root_handlers",
     jobs="backend.evidence.jobs:jobs",
     deadlines="backend.evidence.deadlines:provide",
+    cli="backend.evidence.cli:register",
 )
