@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -147,8 +148,14 @@ def _read_exif(im: Image.Image, report: ImageReport, tz: ZoneInfo) -> None:
 
 def _jpeg(im: Image.Image) -> bytes:
     out = io.BytesIO()
-    im.save(out, "JPEG", quality=82, optimize=True)
+    im.save(out, "JPEG", quality=80)
     return out.getvalue()
+
+
+def _fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    """``size`` scaled so that its longer side is ``longest`` (never below 1 pixel)."""
+    factor = longest / max(size)
+    return max(1, math.ceil(size[0] * factor)), max(1, math.ceil(size[1] * factor))
 
 
 def examine_image(
@@ -167,11 +174,12 @@ def examine_image(
             except Exception:  # a broken EXIF block must not lose the picture
                 report.problems.append("exif_unreadable")
             if use_draft and im.format == "JPEG":
-                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: much faster.
-                im.draft("RGB", (THUMB_SIZES[0], THUMB_SIZES[0]))
+                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: much faster. The
+                # box must have the picture's shape, or the short side forbids any scaling.
+                im.draft("RGB", _fit(im.size, THUMB_SIZES[0]))
             picture = ImageOps.exif_transpose(im).convert("RGB")
             for size in THUMB_SIZES:
-                picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+                picture.thumbnail((size, size), Image.Resampling.BICUBIC)
                 report.thumbnails[size] = _jpeg(picture)
     except Image.DecompressionBombError:
         report.problems.append("image_too_large")

@@ -167,16 +167,20 @@ async def _finish(
 ) -> str:
     media = dict(row["media"])
     media["detected_type"] = sniff(head)
+    until = clock.now() + policy.retention
+    key, version = row["object_key"], row["version_id"]
+    writes = [store.set_retention(key, until=until, version_id=version)]
     if report is not None:
         media.update(report.facts())
-        for size, data in report.thumbnails.items():
-            await store.put_bytes(thumbnail_key(row["id"], size), data, content_type="image/jpeg")
+        writes.extend(
+            store.put_bytes(thumbnail_key(row["id"], size), data, content_type="image/jpeg")
+            for size, data in report.thumbnails.items()
+        )
         if report.thumbnails:
             media["thumbnails"] = sorted(report.thumbnails)
     flags = _flags(row, head, report, policy)
-    until = clock.now() + policy.retention
-    key, version = row["object_key"], row["version_id"]
-    await store.set_retention(key, until=until, version_id=version)
+    # The lock and the thumbnails are independent requests to the store.
+    await asyncio.gather(*writes)
     if row["legal_hold"]:
         await store.set_legal_hold(key, on=True, version_id=version)
     await set_status(

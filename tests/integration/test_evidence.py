@@ -12,6 +12,8 @@ from PIL import Image
 
 from backend.audit.tables import AuditEvent
 from backend.core import clock
+from backend.core.auth import system_principal
+from backend.evidence import service
 from backend.evidence.jobs import reconcile_evidence
 from backend.evidence.tables import Evidence
 from storage import ObjectLocked
@@ -100,6 +102,18 @@ async def test_photo_is_uploaded_sealed_locked_and_its_custody_recorded(client, 
     ]
     assert trail[-1]["payload"]["address"] == "127.0.0.1"
     assert trail[-1]["actor"] == f"user:{world.users['officer_a']}"
+
+    # The case file export reads the item with its custody and streams the original.
+    sysp = system_principal("export")
+    files = await service.evidence_files(principal=sysp, target_kind="test_site", target_id=site)
+    assert [(f.sha256, len(f.custody)) for f in files] == [(sha(data), 5)]
+    _, chunks = await service.open_original(principal=sysp, evidence_id=files[0].id, store=store)
+    assert b"".join([c async for c in chunks]) == data
+    held = await service.hold_for_case(
+        principal=sysp, evidence_id=files[0].id, case_id=uuid.uuid4(), store=store
+    )
+    assert held.legal_hold and (await store.stat(row["object_key"])).legal_hold
+    assert (await actions(evidence_id))[-2:] == ["evidence.exported", "evidence.legal_hold.placed"]
 
     # Another township does not see it.
     other_town = await login(client, "officer_b")
