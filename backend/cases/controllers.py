@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, get, post, put
 from litestar.response import Stream
 
-from backend.cases import casefile, leads, review, rules, service, transfers
+from backend.cases import casefile, leads, review, rules, scoring, service, transfers
 from backend.cases import schemas as s
 from backend.core.auth import Principal, require_roles
 from backend.core.pagination import Page, check_page
@@ -321,6 +321,19 @@ class CaseController(Controller):
         """Escalate, delegate, move laterally or hand to the police, with the file's manifest."""
         return await transfers.request_transfer(principal=request.user, case_id=case_id, data=data)
 
+    @get("/{case_id:uuid}/score-sheet", operation_id="caseScoreSheet")
+    async def score_sheet(
+        self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
+    ) -> scoring.ScoreSheetOut:
+        """案卷评查 template with veto items pre-filled from the pre-check."""
+        return await scoring.score_sheet(principal=request.user, case_id=case_id)
+
+    @post("/{case_id:uuid}/score", operation_id="scoreCaseFile")
+    async def score(
+        self, case_id: uuid.UUID, data: scoring.ScoreIn, request: Request[Principal, Any, Any]
+    ) -> scoring.ScoreOut:
+        return await scoring.score_case(principal=request.user, case_id=case_id, data=data)
+
     @get("/{case_id:uuid}/reviews", operation_id="listLegalReviews")
     async def reviews(
         self, case_id: uuid.UUID, request: Request[Principal, Any, Any]
@@ -364,6 +377,18 @@ class LegalReviewController(Controller):
         self, review_id: uuid.UUID, request: Request[Principal, Any, Any]
     ) -> review.ReviewOut:
         return await review.extend_review(principal=request.user, review_id=review_id)
+
+
+class FileScoreController(Controller):
+    path = "/file-scores"
+    tags = ["cases"]
+
+    @get("/stats", operation_id="fileScoreStats")
+    async def stats(
+        self, request: Request[Principal, Any, Any], by: str = "team"
+    ) -> list[scoring.StatOut]:
+        """Scores per team (``by=team``) or per township (``by=org_unit``)."""
+        return await scoring.score_statistics(principal=request.user, by=by)
 
 
 class TransferController(Controller):
@@ -436,6 +461,7 @@ class TransferController(Controller):
 
 
 CONTROLLERS = [
+    FileScoreController,
     TransferController,
     LeadController,
     CaseRuleController,

@@ -51,6 +51,9 @@ class CaseRules:
     police_head_decision_days: int = 3
     police_handover_hours: int = 24
     police_decision_days: int = 3
+    # File scoring grades: ≥ 90 excellent, 60-89 pass, < 60 fail.
+    score_excellent: int = 90
+    score_pass: int = 60
     # Case flags that send a township case to the county (急难险重, 特种技术, 跨镇).
     county_flags: tuple[str, ...] = ("cross_township", "urgent_hazardous", "special_technical")
 

@@ -179,6 +179,24 @@ async def test_general_procedure_from_lead_to_closed_case(client, db):
         )
         assert case["status"] == "archived"
 
+        # 案卷评查: the sheet comes pre-filled (no veto items on this file); the legal office
+        # scores it and the statistics count it for the team and the township.
+        sheet = await api.get("legal", f"/cases/{cid}/score-sheet")
+        assert sheet["veto_prefilled"] == []
+        points = {i["code"]: i["max_points"] for i in sheet["form"] + sheet["substance"]}
+        points["discretion_applied"] = 15
+        await api.post("officer_a", f"/cases/{cid}/score", {"points": points}, expect=403)
+        score = await api.post("legal", f"/cases/{cid}/score", {"points": points}, expect=201)
+        assert (score["form_points"], score["substance_points"]) == (20, 75)
+        assert (score["total"], score["grade"]) == (95, "excellent")
+        await api.post("legal", f"/cases/{cid}/score", {"points": points}, expect=409)
+        by_team = await api.get("head", "/file-scores/stats?by=team")
+        assert [(s["group_id"], s["files"], s["average"]) for s in by_team] == [
+            (str(w.team_a), 1, 95.0)
+        ]
+        by_town = await api.get("head_a", "/file-scores/stats?by=org_unit")
+        assert [(s["group_name"], s["excellent"]) for s in by_town] == [("甲镇", 1)]
+
     actions = [
         r["action"]
         for r in await AuditEvent.select(AuditEvent.action)
@@ -190,7 +208,7 @@ async def test_general_procedure_from_lead_to_closed_case(client, db):
         "case.team_confirmed", "case.investigate", "case.submit_review", "case.return_review",
         "case.review_passed", "case.give_prior_notice", "case.request_hearing",
         "case.hearing_held", "case.decide", "case.serve", "case.execute", "case.close",
-        "case.archive",
+        "case.archive", "case.scored",
     ):  # fmt: skip
         assert expected in actions
     stored = await CaseDeadline.select(CaseDeadline.kind, CaseDeadline.met_on).where(
