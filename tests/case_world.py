@@ -84,9 +84,16 @@ class Api:
         return response.json()
 
 
-async def recording_for(case_id: str, org_unit_id: uuid.UUID) -> str:
-    """The id of a video recording attached to the case (a stored row once evidence exists)."""
+async def recording_for(
+    case_id: str, org_unit_id: uuid.UUID, *, store: Any = None, data: bytes = b"mp4"
+) -> str:
+    """A sealed video attached to the case (its bytes put in ``store`` when given)."""
+    import hashlib
+
     evidence_id = uuid.uuid4()
+    key = f"evidence/test/{evidence_id}"
+    if store is not None:
+        await store.put_bytes(key, data, content_type="video/mp4")
     try:
         from backend.evidence.tables import Evidence
     except ImportError:
@@ -105,9 +112,9 @@ async def recording_for(case_id: str, org_unit_id: uuid.UUID) -> str:
                 target_id=uuid.UUID(case_id),
                 kind="video",
                 content_type="video/mp4",
-                size=3,
-                sha256="0" * 64,
-                object_key=f"evidence/test/{evidence_id}",
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                object_key=key,
                 status="sealed",
                 captured_at=now,
                 created_by="test",

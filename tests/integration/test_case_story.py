@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 import zipfile
@@ -262,7 +263,7 @@ async def test_simplified_procedure_on_site(client, db):
 
 
 async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
-    client, db, tmp_path, capsys
+    client, db, app, tmp_path, capsys
 ):
     from backend.cli import main
 
@@ -277,8 +278,15 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
              "subject_kind": "individual", "subject_name": "王某", "facts": "占道经营，当场警告"},
             expect=201,
         )  # fmt: skip
+        video = bytes(range(256)) * 2048  # 512 KiB
+        evidence_id = await recording_for(
+            case["id"], cw.world.town_a, store=app.state.store, data=video
+        )
         file = await api.get("officer_a", f"/cases/{case['id']}/file")
         assert [d["stage"] for d in file["documents"]] == ["decision", "service"]
+        assert [(e["id"], e["sha256"]) for e in file["evidence"]] == [
+            (evidence_id, hashlib.sha256(video).hexdigest())
+        ]
         assert file["timeline"][0]["action"] == "case.decide_on_site"
         headers = await login(client, "officer_a")
         response = await client.get(f"/api/v1/cases/{case['id']}/file/export", headers=headers)
@@ -289,6 +297,13 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
     with zipfile.ZipFile(bundle) as zf:
         names = zf.namelist()
         manifest = json.loads(zf.read("manifest.json"))
+        original = zf.read(f"evidence/{evidence_id}/{hashlib.sha256(video).hexdigest()}")
+    assert original == video
+    assert manifest["evidence"][0]["matches_record"] is True
+    custody = await AuditEvent.select(AuditEvent.action).where(
+        AuditEvent.stream == f"evidence:{evidence_id}"
+    )
+    assert "evidence.exported" in [r["action"] for r in custody]
     assert names[-1] == "manifest.json"
     assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
     assert manifest["order"] == ["立案", "调查", "审查", "决定", "送达", "执行"]
