@@ -40,7 +40,7 @@ def _start_server(db_url: str, tmp_path: Path, port: int) -> subprocess.Popen[by
     proc = subprocess.Popen(
         [sys.executable, "-m", "backend.cli", "serve"], env=env, stdout=log, stderr=log
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded test machine starts Python slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:

@@ -26,7 +26,7 @@ ITEM = {
 SUBJECT_LAT, SUBJECT_LON = 31.9000, 120.3000
 
 
-async def drawn_tasks(client, world, tmp_path, count: int = 6) -> list[dict]:
+async def drawn_tasks(client, world, tmp_path, count: int = 8) -> list[dict]:
     lines = ["credit_code,name,address,lat,lon,org_unit,grid_code,risk_class,abnormal"]
     for n in range(count):
         code = credit_code.complete(f"913202810{n:08d}")
@@ -150,15 +150,14 @@ async def test_work_list_delta_sync_check_in_results_and_reassignment(client, db
     cursor = delta["cursor"]
 
     # Reassigned away: the task is reported as removed, and only that.
-    other = next(t for t in mine if t["id"] != task["id"])
     await draws.replace_inspector(
         principal=system_principal("test"),
-        task_id=other["id"],
+        task_id=task["id"],
         officer_id=me,
         reason="请假",
     )
     delta = (await client.get(f"/mobile/v1/work?since={cursor}", headers=phone["headers"])).json()
-    assert delta["items"] == [] and delta["removed"] == [other["id"]]
+    assert delta["items"] == [] and delta["removed"] == [task["id"]]
 
     # An officer of another township gets 404 for a task that is not theirs.
     stranger = await device_login(client, "officer_b", device_id="phone-B1")
