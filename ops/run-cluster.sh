@@ -7,7 +7,8 @@
 #   ops/run-cluster.sh stop DIR      # stops every process and the database, keeps logs
 #
 # Environment: PG_BIN (default /usr/lib/postgresql/15/bin), VENV (default .venv),
-# FIELDCASE_CLOCK_OFFSET_SECONDS (passed through: lets tests move every process in time).
+# FIELDCASE_JOB_INTERVALS (e.g. "escalations.sweep=2": faster jobs for tests),
+# SCHEDULER_CLOCK_OFFSET_SECONDS (moves only the schedulers' clock ahead: deadlines come due).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,11 +22,9 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 wait_http() {  # url, seconds
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    if "$PY" -c "import httpx,sys; sys.exit(0 if httpx.get('$1', timeout=1).status_code < 500 else 1)" 2>/dev/null; then
-      return 0
-    fi
-    sleep 0.1
+  for _ in $(seq 1 $(( $2 * 5 ))); do
+    if curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null; then return 0; fi
+    sleep 0.2
   done
   echo "no answer from $1" >&2
   return 1
@@ -38,7 +37,9 @@ start() {
   PG_PORT=$(free_port); S3_PORT=$(free_port); API1=$(free_port); API2=$(free_port)
 
   mkdir -p "$DIR/pg"
-  if [ "$(id -u)" = 0 ]; then chown postgres "$DIR/pg"; chmod 700 "$DIR/pg"; fi
+  if [ "$(id -u)" = 0 ]; then  # initdb runs as postgres, which must reach its folder
+    chmod 755 "$DIR"; chown postgres "$DIR/pg"; chmod 700 "$DIR/pg"
+  fi
   as_postgres "$PG_BIN/initdb" -D "$DIR/pg/data" -A trust -U postgres -E UTF8 --locale=C >"$DIR/logs/initdb.log"
   as_postgres "$PG_BIN/pg_ctl" -D "$DIR/pg/data" -l "$DIR/pg/log" -w -t 60 \
     -o "-p $PG_PORT -k $DIR/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
@@ -75,7 +76,8 @@ ENV
     echo $! >>"$DIR/api.pids"
   done
   for n in 1 2; do
-    "$FIELDCASE" scheduler >"$DIR/logs/scheduler-$n.log" 2>&1 &
+    FIELDCASE_CLOCK_OFFSET_SECONDS=${SCHEDULER_CLOCK_OFFSET_SECONDS:-0} \
+      "$FIELDCASE" scheduler >"$DIR/logs/scheduler-$n.log" 2>&1 &
     echo $! >>"$DIR/scheduler.pids"
   done
   wait_http "http://127.0.0.1:$API1/health" 60

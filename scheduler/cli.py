@@ -30,8 +30,8 @@ def cmd_list(args: argparse.Namespace, settings: Any) -> int:
 
     now = clock.now()
     for job, when in next_runs(now):
-        nxt = clock.iso(when) if when else "-"
-        print(f"{job.id:28} every {job.seconds:>6}s  next {nxt}  {job.description}")
+        every = int((when - now).total_seconds())
+        print(f"{job.id:28} every {every:>6}s  next {clock.iso(when)}  {job.description}")
     return 0
 
 

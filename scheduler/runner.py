@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -64,6 +65,18 @@ async def run_job(job: Job, *, settings: Any, store: Any) -> Any:
     return outcome
 
 
+def interval_overrides(text: str | None = None) -> dict[str, int]:
+    """``FIELDCASE_JOB_INTERVALS="escalations.sweep=5,audit.anchor=30"``: seconds per job id."""
+    text = os.environ.get("FIELDCASE_JOB_INTERVALS", "") if text is None else text
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        job_id, sep, seconds = part.partition("=")
+        if not sep or not seconds.strip().isdigit() or int(seconds) < 1:
+            raise ValueError(f"FIELDCASE_JOB_INTERVALS: expected job=seconds, got {part!r}")
+        out[job_id.strip()] = int(seconds)
+    return out
+
+
 def build_scheduler(*, settings: Any, store: Any) -> AsyncIOScheduler:
     sched = AsyncIOScheduler(
         job_defaults={
@@ -73,10 +86,11 @@ def build_scheduler(*, settings: Any, store: Any) -> AsyncIOScheduler:
         },
         timezone=dt.UTC,
     )
+    overrides = interval_overrides()
     for job in registered_jobs():
         sched.add_job(
             run_job,
-            IntervalTrigger(seconds=job.seconds, timezone=dt.UTC),
+            IntervalTrigger(seconds=overrides.get(job.id, job.seconds), timezone=dt.UTC),
             args=[job],
             id=job.id,
             name=job.description,
@@ -88,4 +102,8 @@ def build_scheduler(*, settings: Any, store: Any) -> AsyncIOScheduler:
 
 def next_runs(now: dt.datetime) -> list[tuple[Job, dt.datetime]]:
     """Each job with its next run if a scheduler started ``now``."""
-    return [(job, now + dt.timedelta(seconds=job.seconds)) for job in registered_jobs()]
+    overrides = interval_overrides()
+    return [
+        (job, now + dt.timedelta(seconds=overrides.get(job.id, job.seconds)))
+        for job in registered_jobs()
+    ]

@@ -109,7 +109,11 @@ class MinioStore:
             len(data),
             content_type=content_type,
             retention=retention,
-            metadata={"x-amz-checksum-sha256": checksum},
+            metadata={
+                "x-amz-checksum-sha256": checksum,
+                # Some S3 servers (moto) also want the algorithm named for object-lock PUTs.
+                "x-amz-sdk-checksum-algorithm": "SHA256",
+            },
         )
 
     async def get_bytes(self, key: str) -> bytes:
