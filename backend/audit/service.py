@@ -137,6 +137,77 @@ async def record(
     return Recorded(stream=stream, seq=seq, hash=digest, at=moment)
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """One event for ``record_many``."""
+
+    stream: str
+    action: str
+    actor: str
+    payload: Mapping[str, Any]
+    org_unit_id: uuid.UUID | str | None = None
+    at: dt.datetime | None = None
+
+
+async def record_many(events: list[PendingEvent]) -> list[Recorded]:
+    """Append many events in a few statements (batch jobs); same contract as ``record``."""
+    if current_engine().current_transaction.get() is None:
+        raise RuntimeError("audit.record_many must run inside write_tx()")
+    streams = sorted({e.stream for e in events})
+    heads: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(streams), 500):
+        chunk = streams[start : start + 500]
+        if not is_sqlite():
+            # The locks are taken in stream order, so two batches cannot deadlock.
+            await AuditEvent.raw(
+                "SELECT pg_advisory_xact_lock(hashtextextended(s, 0)) "
+                "FROM (SELECT unnest({}::text[]) AS s ORDER BY 1) AS ordered",
+                chunk,
+            ).run()
+        rows = (
+            await AuditEvent.select(AuditEvent.stream, AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.stream.is_in(chunk))
+            .run()
+        )
+        for r in rows:
+            if r["stream"] not in heads or heads[r["stream"]][0] < r["seq"]:
+                heads[r["stream"]] = (r["seq"], r["hash"])
+    out: list[Recorded] = []
+    rows_out: list[AuditEvent] = []
+    for event in events:
+        seq, prev_hash = heads.get(event.stream, (0, GENESIS_HASH))
+        seq += 1
+        moment = (event.at or clock.now()).astimezone(dt.UTC)
+        body = jsonable(dict(event.payload))
+        digest = event_hash(
+            stream=event.stream,
+            seq=seq,
+            at=clock.iso(moment),
+            actor=event.actor,
+            action=event.action,
+            payload=body,
+            prev_hash=prev_hash,
+        )
+        heads[event.stream] = (seq, digest)
+        rows_out.append(
+            AuditEvent(
+                stream=event.stream,
+                seq=seq,
+                at=moment,
+                actor=event.actor,
+                action=event.action,
+                payload=json.dumps(body, ensure_ascii=False, sort_keys=True),
+                prev_hash=prev_hash,
+                hash=digest,
+                org_unit_id=uuid.UUID(str(event.org_unit_id)) if event.org_unit_id else None,
+            )
+        )
+        out.append(Recorded(stream=event.stream, seq=seq, hash=digest, at=moment))
+    for start in range(0, len(rows_out), 500):
+        await AuditEvent.insert(*rows_out[start : start + 500]).run()
+    return out
+
+
 def _load_payload(raw: Any) -> Any:
     return json.loads(raw) if isinstance(raw, str) else raw
 

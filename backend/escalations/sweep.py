@@ -29,7 +29,7 @@ from backend.core import clock
 from backend.core.db import is_sqlite, write_tx
 from backend.core.deadlines import DeadlineItem
 from backend.escalations import ladder as lad
-from backend.escalations.recipients import Directory, load_directory
+from backend.escalations.recipients import Directory, Person, load_directory
 from backend.escalations.rules import ensure_default_rules, load_rules
 from backend.escalations.tables import (
     EscalationRecord,
@@ -379,95 +379,160 @@ async def fire_due(*, ctx: Context, batch: int = BATCH) -> int:
                     .output(load_json=True)
                     .run()
                 )
-            for row in rows:
+            if rows:
                 assert directory is not None and webhooks is not None
-                fired += await _fire_one(ctx=ctx, row=row, directory=directory, webhooks=webhooks)
+                fired += await _fire_batch(
+                    ctx=ctx, rows=rows, directory=directory, webhooks=webhooks
+                )
         if len(rows) < batch:
             return fired
 
 
-async def _fire_one(
+async def _fire_batch(
     *,
     ctx: Context,
-    row: Mapping[str, Any],
+    rows: list[dict[str, Any]],
     directory: Directory,
     webhooks: list[dict[str, Any]],
 ) -> int:
-    ladder = ctx.ladder_for(row["rule_kind"], row["due_at"])
-    rank = ladder.rank_due(ctx.now, row["fired_rank"]) if ladder else None
-    new_rank = rank or row["fired_rank"]
-    # Always move next_fire_at forward (or clear it): a claimed row never loops.
-    await (
-        TrackedDeadline.update(
-            {
-                TrackedDeadline.fired_rank: new_rank,
-                TrackedDeadline.next_fire_at: ladder.next_fire_at(new_rank) if ladder else None,
-            }
+    """Fire the due level of each claimed row in a handful of statements."""
+    moves: dict[tuple[int, Any], list[Any]] = {}
+    planned: dict[uuid.UUID, tuple[dict[str, Any], str]] = {}
+    for row in rows:
+        ladder = ctx.ladder_for(row["rule_kind"], row["due_at"])
+        rank = ladder.rank_due(ctx.now, row["fired_rank"]) if ladder else None
+        new_rank = rank or row["fired_rank"]
+        # Always move next_fire_at forward (or clear it): a claimed row never loops.
+        next_at = ladder.next_fire_at(new_rank) if ladder else None
+        moves.setdefault((new_rank, next_at), []).append(row["id"])
+        if rank is not None:
+            planned[uuid.uuid4()] = (row, lad.LEVELS[rank - 1])
+    for (rank, next_at), ids in moves.items():
+        await (
+            TrackedDeadline.update(
+                {TrackedDeadline.fired_rank: rank, TrackedDeadline.next_fire_at: next_at}
+            )
+            .where(TrackedDeadline.id.is_in(ids))
+            .run()
         )
-        .where(TrackedDeadline.id == row["id"])
-        .run()
-    )
-    if rank is None:
+    if not planned:
         return 0
-    level = lad.LEVELS[rank - 1]
-    escalation_id = uuid.uuid4()
     inserted = (
         await EscalationRecord.insert(
-            EscalationRecord(
-                id=escalation_id,
-                deadline_id=row["id"],
-                target_kind=row["target_kind"],
-                target_id=row["target_id"],
-                rule_kind=row["rule_kind"],
-                level=level,
-                due_at=row["due_at"],
-                fired_at=ctx.now,
-                org_unit_id=row["org_unit_id"],
-                status="open",
-            )
+            *[
+                EscalationRecord(
+                    id=escalation_id,
+                    deadline_id=row["id"],
+                    target_kind=row["target_kind"],
+                    target_id=row["target_id"],
+                    rule_kind=row["rule_kind"],
+                    level=level,
+                    due_at=row["due_at"],
+                    fired_at=ctx.now,
+                    org_unit_id=row["org_unit_id"],
+                    status="open",
+                )
+                for escalation_id, (row, level) in planned.items()
+            ]
         )
         .on_conflict(action="DO NOTHING")
         .returning(EscalationRecord.id)
         .run()
     )
-    if not inserted:
-        return 0
+    notifications: list[Notification] = []
+    deliveries: list[WebhookDelivery] = []
+    events: list[audit.PendingEvent] = []
+    for fired in inserted:
+        escalation_id = fired["id"]
+        row, level = planned[escalation_id]
+        people = _notify(ctx=ctx, row=row, level=level, directory=directory)
+        title, body, payload = _message(ctx=ctx, row=row, level=level, people=people)
+        payload["escalation_id"] = str(escalation_id)
+        notifications.extend(
+            Notification(
+                id=uuid.uuid4(),
+                user_id=p.user_id,
+                escalation_id=escalation_id,
+                level=level,
+                title=title[:300],
+                body=body,
+                target_kind=row["target_kind"],
+                target_id=row["target_id"],
+                created_at=ctx.now,
+            )
+            for p in people
+        )
+        hooks = [h for h in webhooks if level in (h["levels"] or [])]
+        deliveries.extend(
+            WebhookDelivery(
+                id=uuid.uuid4(),
+                webhook_id=hook["id"],
+                escalation_id=escalation_id,
+                body=json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+                status="pending",
+                attempts=0,
+                next_attempt_at=ctx.now,
+                created_at=ctx.now,
+            )
+            for hook in hooks
+        )
+        events.append(
+            audit.PendingEvent(
+                stream=f"deadline:{row['id']}",
+                action=f"escalation.{level}",
+                actor=ACTOR,
+                payload={
+                    "escalation_id": escalation_id,
+                    "target": f"{row['target_kind']}:{row['target_id']}",
+                    "rule_kind": row["rule_kind"],
+                    "due_at": row["due_at"],
+                    "recipients": sorted(str(p.user_id) for p in people),
+                    "webhooks": len(hooks),
+                },
+                org_unit_id=row["org_unit_id"],
+                at=ctx.now,
+            )
+        )
+    for start in range(0, len(notifications), 500):
+        await (
+            Notification.insert(*notifications[start : start + 500])
+            .on_conflict(action="DO NOTHING")
+            .run()
+        )
+    for start in range(0, len(deliveries), 500):
+        await (
+            WebhookDelivery.insert(*deliveries[start : start + 500])
+            .on_conflict(action="DO NOTHING")
+            .run()
+        )
+    await audit.record_many(events)
+    return len(inserted)
+
+
+def _notify(
+    *, ctx: Context, row: Mapping[str, Any], level: str, directory: Directory
+) -> list[Person]:
     rule = ctx.rules[row["rule_kind"]]
-    people = directory.recipients(
+    return directory.recipients(
         rule["recipients"].get(level, []),
         org_unit_id=uuid.UUID(str(row["org_unit_id"])) if row["org_unit_id"] else None,
         officer_ids=[uuid.UUID(o) for o in row["officer_ids"]],
         user_ids=[uuid.UUID(u) for u in row["user_ids"]],
     )
-    title = f"【{LEVEL_NAMES[level]}】{rule['name']}" + (
-        f"：{row['title']}" if row["title"] else ""
-    )
+
+
+def _message(
+    *, ctx: Context, row: Mapping[str, Any], level: str, people: list[Person]
+) -> tuple[str, str, dict[str, Any]]:
+    """The notification title and body, and the webhook payload."""
+    rule = ctx.rules[row["rule_kind"]]
+    title = f"【{LEVEL_NAMES[level]}】{rule['name']}"
+    if row["title"]:
+        title += f"：{row['title']}"
     due_local = row["due_at"].astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
     body = f"期限 {due_local}（{ctx.tz.key}）；对象 {row['target_kind']}:{row['target_id']}"
-    if people:
-        await (
-            Notification.insert(
-                *[
-                    Notification(
-                        id=uuid.uuid4(),
-                        user_id=p.user_id,
-                        escalation_id=escalation_id,
-                        level=level,
-                        title=title[:300],
-                        body=body,
-                        target_kind=row["target_kind"],
-                        target_id=row["target_id"],
-                        created_at=ctx.now,
-                    )
-                    for p in people
-                ]
-            )
-            .on_conflict(action="DO NOTHING")
-            .run()
-        )
     payload = {
         "event": "escalation.fired",
-        "escalation_id": str(escalation_id),
         "level": level,
         "rule_kind": row["rule_kind"],
         "rule_name": rule["name"],
@@ -487,35 +552,4 @@ async def _fire_one(
             for p in people
         ],
     }
-    deliveries = [
-        WebhookDelivery(
-            id=uuid.uuid4(),
-            webhook_id=hook["id"],
-            escalation_id=escalation_id,
-            body=json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
-            status="pending",
-            attempts=0,
-            next_attempt_at=ctx.now,
-            created_at=ctx.now,
-        )
-        for hook in webhooks
-        if level in (hook["levels"] or [])
-    ]
-    if deliveries:
-        await WebhookDelivery.insert(*deliveries).on_conflict(action="DO NOTHING").run()
-    await audit.record(
-        stream=f"deadline:{row['id']}",
-        action=f"escalation.{level}",
-        actor=ACTOR,
-        payload={
-            "escalation_id": escalation_id,
-            "target": f"{row['target_kind']}:{row['target_id']}",
-            "rule_kind": row["rule_kind"],
-            "due_at": row["due_at"],
-            "recipients": sorted(str(p.user_id) for p in people),
-            "webhooks": len(deliveries),
-        },
-        org_unit_id=row["org_unit_id"],
-        at=ctx.now,
-    )
-    return 1
+    return title, body, payload
