@@ -536,10 +536,13 @@ async def replace_inspector(
         lead = (await previous_leads_before(task["subject_code"], task_id)).get(
             task["subject_code"]
         )
+        load = await _draw_load(task["draw"])
         seed = bytes.fromhex(record["seed"])
         replacement = None
         for candidate in hashrank.inspector_order(seed, task["subject_code"], pool):
             if candidate in everyone_tried or candidate in unavailable:
+                continue
+            if load.get(candidate, 0) >= plan["workload_cap"]:
                 continue
             if candidate in conflicts.get(task["subject_code"], ()) or candidate == lead:
                 continue
@@ -568,6 +571,21 @@ async def replace_inspector(
         return await _record_replacement(
             principal, task, "inspector", str(officer_id), replacement, reason
         )
+
+
+async def _draw_load(draw_id: Any, *, besides: Any = None) -> dict[str, int]:
+    """Subjects each inspector holds in a draw: active members of tasks still open."""
+    where = (
+        (TaskInspector.task.draw == draw_id)
+        & TaskInspector.active.eq(True)
+        & (TaskInspector.task.status != "cancelled")
+    )
+    if besides is not None:
+        where &= TaskInspector.task != besides
+    load: dict[str, int] = {}
+    for m in await TaskInspector.select(TaskInspector.officer).where(where).run():
+        load[str(m["officer"])] = load.get(str(m["officer"]), 0) + 1
+    return load
 
 
 async def previous_leads_before(code: str, task_id: Any) -> dict[str, str]:
@@ -636,13 +654,7 @@ async def replace_subject(
             )
         items = await items_by_code(list(plan["item_codes"]))
         pool = record["inspector_pool"]
-        load: dict[str, int] = {}
-        for m in (
-            await TaskInspector.select(TaskInspector.officer)
-            .where(TaskInspector.task.draw == task["draw"])
-            .run()
-        ):
-            load[str(m["officer"])] = load.get(str(m["officer"]), 0) + 1
+        load = await _draw_load(task["draw"], besides=task_id)
         constraints = hashrank.Constraints(
             team_size=plan["team_size"],
             workload_cap=plan["workload_cap"],

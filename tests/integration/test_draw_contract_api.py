@@ -28,8 +28,10 @@ from tests.unit.test_draw_contract import (
     Blocked,
     check_record,
     credit_code,
+    inspector_score,
     quota_of,
     reference_draw,
+    subject_score,
 )
 
 ENTROPY = "福彩3D 第2026321期 开奖号码 5 8 1"
@@ -278,3 +280,86 @@ async def test_public_draw_records_match_an_independent_reference(
     # Every audit stream the draws wrote recomputes from the API (DESIGN.md, "Audit log").
     streams = await check_audit_chains(client)
     assert {f"plan:{r['plan_id']}" for r in (first, third)} <= set(streams)
+
+
+async def test_replacements_reuse_the_ranking_under_the_workload_cap(
+    client: Any, db: Any, tmp_path: Any
+) -> None:
+    """Nine inspectors, four subjects by two, one subject each: one inspector is left free."""
+    rng = random.Random()
+    world = await build_world(officers_per_team=3)
+    everyone = [str(o) for o in world.officers_a + world.officers_b + world.officers_county]
+    codes = [credit_code(rng) for _ in range(5)]
+    await _import(
+        tmp_path, [f"{c},主体{n},C-A,C-A-G1-01,A,0,0,active," for n, c in enumerate(codes)]
+    )
+    headers = await login(client, "supervisor")
+    item = {"code": "SC-R", "name": "事项", "department": "市场监管", "domain": "market"}
+    response = await client.post(
+        "/api/v1/inspection-items", headers=headers, json=item | {"method": "on_site"}
+    )
+    assert response.status_code == 201, response.text
+    today = clock.now().date().isoformat()
+    body = {
+        "code": "P-R",
+        "name": "替换",
+        "org_unit_id": str(world.county),
+        "item_codes": ["SC-R"],
+        "planned_start": today,
+        "planned_end": today,
+        "counts": {"A": 4},
+        "team_size": 2,
+        "workload_cap": 1,
+        "inspector_team_ids": [str(world.team_a), str(world.team_b), str(world.team_county)],
+    }
+    record, _ = await _draw(client, headers, body)
+    seed = bytes.fromhex(record["seed"])
+    busy = {o for a in record["assignments"] for o in a["inspectors"]}
+    (free,) = set(everyone) - busy
+    tasks = await client.get(
+        "/api/v1/inspection-tasks", headers=headers, params={"plan_id": record["plan_id"]}
+    )
+    first, second = tasks.json()["items"][:2]
+
+    # The one inspector under the cap replaces whoever leaves, wherever it ranks.
+    leaving = first["inspectors"][0]["officer_id"]
+    url = f"/api/v1/inspection-tasks/{first['id']}/replace-inspector"
+    response = await client.post(
+        url, headers=headers, json={"officer_id": leaving, "reason": "病假"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["replacement"] == free
+    response = await client.post(
+        url, headers=headers, json={"officer_id": free, "reason": "再次请假"}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "draw.no_replacement"
+
+    # A replaced subject frees its team: the next subject of the ranking is staffed from the
+    # inspectors now under the cap, in its own walk order.
+    response = await client.post(
+        f"/api/v1/inspection-tasks/{second['id']}/replace-subject",
+        headers=headers,
+        json={"reason": "主体已注销"},
+    )
+    assert response.status_code == 201, response.text
+    newcomer = response.json()["replacement"]
+    (stratum,) = record["strata"]
+    assert newcomer == next(
+        c
+        for c in sorted(stratum["pool"], key=lambda c: subject_score(seed, "A", c))
+        if c not in stratum["selected"]
+    )
+    available = {leaving} | {i["officer_id"] for i in second["inspectors"]}
+    walk = sorted(everyone, key=lambda o: inspector_score(seed, newcomer, o))
+    tasks = await client.get(
+        "/api/v1/inspection-tasks", headers=headers, params={"plan_id": record["plan_id"]}
+    )
+    task = next(t for t in tasks.json()["items"] if t["subject_code"] == newcomer)
+    assert [i["officer_id"] for i in task["inspectors"]] == [o for o in walk if o in available][:2]
+    replacements = (await client.get(f"/public/draws/{record['draw_id']}/replacements")).json()
+    assert [(r["kind"], r["reason"]) for r in replacements] == [
+        ("inspector", "病假"),
+        ("subject", "主体已注销"),
+    ]
+    assert (await client.get(f"/public/draws/{record['draw_id']}")).json() == record
