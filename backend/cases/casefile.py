@@ -9,6 +9,7 @@ entries are written to a small buffer that is handed out chunk by chunk.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import html
@@ -40,6 +41,8 @@ STAGE_NAMES = {
 }
 MANIFEST = "manifest.json"
 FORMAT = "fieldcase-casefile-v1"
+# Chunks (about 1 MiB each) read ahead from the store while earlier ones are written.
+PREFETCH_CHUNKS = 8
 
 
 class DocumentOut(Output):
@@ -144,6 +147,10 @@ class _Sink:
     def flush(self) -> None:
         return None
 
+    def pending(self) -> int:
+        # Not __len__: zipfile tests the file object's truth to see whether it is open.
+        return len(self._buffer)
+
     def take(self) -> bytes:
         out = bytes(self._buffer)
         self._buffer.clear()
@@ -231,26 +238,34 @@ async def _stream(
         put("evidence/custody.json", _json([msgspec.to_builtins(e) for e in file.evidence]))
         put("index.html", _index_html(file, paths).encode("utf-8"))
         yield sink.take()
-        for item in file.evidence:
-            if item.status != "sealed":
-                continue
-            path = f"evidence/{item.id}/{item.sha256}"
-            digest = hashlib.sha256()
-            size = 0
-            chunks = await _open_original(principal, item.id, store)
-            with zf.open(path, mode="w", force_zip64=True) as out:
-                async for chunk in chunks:
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-                    if sink.tell() and len(sink._buffer) >= chunk_limit:
-                        yield sink.take()
-            yield sink.take()
-            entries.append({"path": path, "sha256": digest.hexdigest(), "size": size})
-            evidence_entries.append(
-                {"id": item.id, "path": path, "recorded_sha256": item.sha256,
-                 "matches_record": digest.hexdigest() == item.sha256}
-            )  # fmt: skip
+        sealed = [item for item in file.evidence if item.status == "sealed"]
+        queue: asyncio.Queue[tuple[str, bytes | None]] = asyncio.Queue(maxsize=PREFETCH_CHUNKS)
+        # Reading the next chunks from the store overlaps with hashing and writing these.
+        reader = asyncio.create_task(_read_originals(principal, sealed, store, queue))
+        try:
+            for item in sealed:
+                path = f"evidence/{item.id}/{item.sha256}"
+                digest = hashlib.sha256()
+                size = 0
+                with zf.open(path, mode="w", force_zip64=True) as out:
+                    while True:
+                        _, chunk = await queue.get()
+                        if chunk is None:
+                            break
+                        await asyncio.to_thread(_absorb, out, digest, chunk)
+                        size += len(chunk)
+                        if sink.pending() >= chunk_limit:
+                            yield sink.take()
+                yield sink.take()
+                entries.append({"path": path, "sha256": digest.hexdigest(), "size": size})
+                evidence_entries.append(
+                    {"id": item.id, "path": path, "recorded_sha256": item.sha256,
+                     "matches_record": digest.hexdigest() == item.sha256}
+                )  # fmt: skip
+            await reader
+        finally:
+            if not reader.done():
+                reader.cancel()
         manifest = {
             "format": FORMAT,
             "case_id": file.case["id"],
@@ -262,6 +277,34 @@ async def _stream(
         }
         zf.writestr(MANIFEST, _json(manifest))
     yield sink.take()
+
+
+def _absorb(out: Any, digest: Any, chunk: bytes) -> None:
+    digest.update(chunk)
+    out.write(chunk)
+
+
+async def _read_originals(
+    principal: Principal,
+    items: list[EvidenceItemOut],
+    store: Any,
+    queue: asyncio.Queue[tuple[str, bytes | None]],
+) -> None:
+    """Feed the chunks of every original, opening the next (an audited read) while reading."""
+    if not items:
+        return
+    opening = asyncio.create_task(_open_original(principal, items[0].id, store))
+    try:
+        for index, item in enumerate(items):
+            chunks = await opening
+            if index + 1 < len(items):
+                opening = asyncio.create_task(_open_original(principal, items[index + 1].id, store))
+            async for chunk in chunks:
+                await queue.put((item.id, chunk))
+            await queue.put((item.id, None))
+    finally:
+        if not opening.done():
+            opening.cancel()
 
 
 async def _open_original(

@@ -1,0 +1,248 @@
+"""Case file export benchmark (issue 4), in one run:
+
+A simplified case with 200 evidence originals of 2 MiB each (≈ 400 MiB) in an S3
+server (moto, its own process). The export endpoint's zip is consumed chunk by
+chunk straight from the ASGI app (in this process) and written to disk; then a
+plain sequential ``get_object`` of the same objects is timed. Printed: the API
+process's peak RSS growth during the export (target ≤ 64 MB) and the export's
+throughput against the plain read (target ≥ 70 %); the bundle is verified.
+
+Finding (embedded SQLite, shared 2-core machine): memory stays well inside the
+target; throughput does not reach it, because every original read is an audited
+custody event in its own write transaction (``evidence.open_original``), and on
+SQLite each costs tens of milliseconds, serialised. The export already overlaps
+opening the next original with reading the current one and hashing/zipping in a
+thread; a batch custody call in the evidence domain is the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ops.bench.evidence import MIB, _free_port, _rss_mb, _start_moto
+
+__all__ = ["_free_port", "main"]
+
+
+async def _setup(endpoint: str, items: int, size: int) -> tuple[Any, Any, str, dict[str, str]]:
+    from backend.app import create_app
+    from backend.cases import schemas as cs
+    from backend.cases import service as cases
+    from backend.core import clock
+    from backend.core.auth import system_principal
+    from backend.core.db import bind_engine, build_engine, migrate, write_tx
+    from backend.evidence.tables import Evidence
+    from backend.matters import schemas as ms
+    from backend.matters import service as matters
+    from backend.orgs import schemas as s
+    from backend.orgs import service as orgs
+    from backend.settings import load_settings
+    from storage.minio_store import MinioStore
+
+    settings = load_settings()
+    store = MinioStore(
+        endpoint=endpoint, access_key="bench", secret_key="bench-secret", bucket="evidence"
+    )
+    await store.ensure_bucket()
+    app = create_app(settings, store=store)
+    await migrate(build_engine(settings.database))
+    bind_engine(app.state.engine)
+    sysp = system_principal("bench")
+    county = await orgs.create_org_unit(
+        principal=sysp, data=s.OrgUnitIn(code="B", name="基准县", kind="county")
+    )
+    today = clock.now().date()
+    officers = []
+    for i in range(2):
+        officer = await orgs.create_officer(
+            principal=sysp,
+            data=s.OfficerIn(name=f"队员{i}", badge_no=f"B-{i}", org_unit_id=county.id),
+        )
+        await orgs.add_certificate(
+            principal=sysp,
+            officer_id=officer.id,
+            data=s.CertificateIn(
+                number=f"BC-{i}",
+                domains=["urban"],
+                valid_from=today - dt.timedelta(days=30),
+                valid_to=today + dt.timedelta(days=365),
+            ),
+        )
+        officers.append(officer.id)
+    await orgs.create_user(
+        principal=sysp,
+        data=s.UserIn(
+            username="bench",
+            password="bench-password-1",
+            roles=["officer"],
+            org_unit_id=county.id,
+            officer_id=officers[0],
+        ),
+    )
+    matter = await matters.create_matter(
+        principal=sysp,
+        data=ms.MatterIn(code="M-B-1", name="占道经营", category="penalty", domain="urban"),
+    )
+    case = await cases.decide_on_site(
+        principal=sysp,
+        data=cs.OnSiteDecisionIn(
+            matter_id=matter.id, org_unit_id=county.id, officer_ids=officers,
+            penalty_kind="warning", subject_name="基准当事人",
+        ),
+    )  # fmt: skip
+    block = bytearray(os.urandom(size))
+    keys = []
+    for i in range(items):
+        block[:8] = i.to_bytes(8, "big")
+        data = bytes(block)
+        evidence_id = uuid.uuid4()
+        key = f"evidence/B/{evidence_id}"
+        await store.put_bytes(key, data, content_type="video/mp4")
+        keys.append(key)
+        now = clock.now()
+        async with write_tx():
+            await Evidence.insert(
+                Evidence(
+                    id=evidence_id, client_id=uuid.uuid4(), org_unit=county.id,
+                    target_kind="case", target_id=case.id, kind="video",
+                    content_type="video/mp4", size=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(), object_key=key, status="sealed",
+                    captured_at=now, created_by="bench", created_at=now,
+                )
+            ).run()  # fmt: skip
+    del block
+    return app, store, str(case.id), {"keys": keys}  # type: ignore[return-value]
+
+
+async def _export(app: Any, case_id: str, target: Path) -> tuple[int, float]:
+    """Drive the ASGI app directly so that nothing between it and the file buffers the body."""
+    import httpx
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)), base_url="http://b"
+    ) as api:
+        login = await api.post(
+            "/api/v1/auth/login", json={"username": "bench", "password": "bench-password-1"}
+        )
+        token = login.json()["access_token"]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": f"/api/v1/cases/{case_id}/file/export",
+        "raw_path": f"/api/v1/cases/{case_id}/file/export".encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("bench", 80),
+    }
+    written = 0
+    status = 0
+    done = asyncio.Event()
+    sent_request = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_request
+        if not sent_request:
+            sent_request = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    with target.open("wb") as out:
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal written, status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                out.write(body)
+                written += len(body)
+                if not message.get("more_body"):
+                    done.set()
+
+        started = time.perf_counter()
+        await app(scope, receive, send)
+        elapsed = time.perf_counter() - started
+    assert status == 200, status
+    return written, elapsed
+
+
+def _plain_reads(store: Any, keys: list[str]) -> tuple[int, float]:
+    total = 0
+    started = time.perf_counter()
+    for key in keys:
+        response = store.client.get_object(store.bucket, key)
+        try:
+            for chunk in response.stream(1 * MIB):
+                total += len(chunk)
+        finally:
+            response.close()
+            response.release_conn()
+    return total, time.perf_counter() - started
+
+
+async def _run(endpoint: str, tmp: Path) -> None:
+    from backend.cases.casefile import verify_bundle
+
+    items = int(os.environ.get("FIELDCASE_BENCH_CASEFILE_ITEMS", "200"))
+    size = int(os.environ.get("FIELDCASE_BENCH_CASEFILE_ITEM_MIB", "2")) * MIB
+    app, store, case_id, extra = await _setup(endpoint, items, size)
+    bundle = tmp / "bundle.zip"
+    before = _rss_mb()
+    written, export_s = await _export(app, case_id, bundle)
+    growth = _rss_mb() - before
+    read, plain_s = await asyncio.to_thread(_plain_reads, store, extra["keys"])
+    problems = verify_bundle(bundle)
+    ratio = (read / plain_s) and (written / export_s) / (read / plain_s)
+    print(
+        f"casefile: export of {items} evidence originals ({read / MIB:.0f} MiB, bundle "
+        f"{written / MIB:.0f} MiB) in {export_s:.1f} s = {written / MIB / export_s:.0f} MiB/s; "
+        f"plain sequential get_object {plain_s:.1f} s = {read / MIB / plain_s:.0f} MiB/s; "
+        f"throughput ratio {ratio:.2f} (target ≥ 0.70)"
+    )
+    print(
+        f"casefile: API process peak RSS growth during the export {growth:.1f} MB "
+        f"(target ≤ 64 MB); bundle verify: {'OK' if not problems else problems[:3]}"
+    )
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="fieldcase-bench-casefile-"))
+    os.environ.update(
+        {
+            "FIELDCASE_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+            "FIELDCASE_STORAGE_URL": f"file://{tmp}/objects",
+            "FIELDCASE_VAR_DIR": str(tmp / "var"),
+            "FIELDCASE_SECRET_KEY": "bench-secret-" + "x" * 40,
+            "FIELDCASE_DB_POOL_SIZE": "0",
+            "FIELDCASE_ARGON2_TIME_COST": "1",
+            "FIELDCASE_ARGON2_MEMORY_KIB": "1024",
+        }
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    proc, endpoint = _start_moto()
+    try:
+        asyncio.run(_run(endpoint, tmp))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
