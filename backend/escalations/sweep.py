@@ -29,6 +29,7 @@ from backend.core import clock
 from backend.core.db import is_sqlite, write_tx
 from backend.core.deadlines import DeadlineItem
 from backend.escalations import ladder as lad
+from backend.escalations.defaults import DEFAULT_RULES
 from backend.escalations.recipients import Directory, Person, load_directory
 from backend.escalations.rules import ensure_default_rules, load_rules
 from backend.escalations.tables import (
@@ -85,10 +86,11 @@ class Context:
 
 
 async def build_context(*, tz: ZoneInfo, now: dt.datetime | None = None) -> Context:
-    await ensure_default_rules()
-    return Context(
-        now=now or clock.now(), rules=await load_rules(), cal=await load_calendar(), tz=tz
-    )
+    rules = await load_rules()
+    if any(d.kind not in rules for d in DEFAULT_RULES):
+        await ensure_default_rules()
+        rules = await load_rules()
+    return Context(now=now or clock.now(), rules=rules, cal=await load_calendar(), tz=tz)
 
 
 async def run_sweep(
@@ -359,6 +361,10 @@ async def fire_due(*, ctx: Context, batch: int = BATCH) -> int:
     directory: Directory | None = None
     webhooks: list[dict[str, Any]] | None = None
     fired = 0
+    # An idle sweep costs one index probe, without opening a write transaction.
+    due = TrackedDeadline.exists().where(TrackedDeadline.next_fire_at <= ctx.now)
+    if not await due.run():
+        return 0
     while True:
         async with write_tx():
             query = (
