@@ -156,6 +156,8 @@ class CaseFacts:
     violation_on: dt.date | None = None
     violation_ended_on: dt.date | None = None
     hearing_waived: bool = False
+    # A transfer under way freezes the case until it is answered.
+    transfer_pending: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
     # -- derived rules ---------------------------------------------------------
@@ -388,6 +390,8 @@ def unmet_preconditions(transition: Transition, facts: CaseFacts) -> list[Unmet]
                 "procedure", f"{transition.action} is not part of the {facts.procedure} procedure"
             )
         )
+    if facts.transfer_pending and transition.action != "transfer_out":
+        out.append(Unmet("transfer", "a transfer of the case is waiting for an answer"))
     for name in transition.checks:
         out.extend(Unmet(name, reason) for reason in CHECKS[name](facts))
     return out

@@ -287,6 +287,18 @@ async def gather_facts(
         flags=tuple(row.get("flags") or ()),
         violation_on=row.get("violation_on"),
         violation_ended_on=row.get("violation_ended_on"),
+        transfer_pending=case_id is not None and await _transfer_pending(case_id),
+    )
+
+
+async def _transfer_pending(case_id: uuid.UUID) -> bool:
+    from backend.cases.tables import Transfer
+
+    return bool(
+        await Transfer.exists().where(
+            (Transfer.case == case_id)
+            & Transfer.status.is_in(["requested", "approved", "handed_over"])
+        )
     )
 
 

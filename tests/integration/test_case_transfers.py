@@ -49,6 +49,8 @@ async def test_township_escalates_an_ungranted_matter_and_the_county_accepts(cli
         )  # fmt: skip
         assert wrong["code"] == "transfer.bad_destination"
         transfer = await api.post("leader_a", f"/cases/{cid}/transfers", body, expect=201)
+        frozen = await api.post("head_a", f"/cases/{cid}/transitions/suspend", expect=409)
+        assert [u["check"] for u in frozen["unmet"]] == ["transfer"]
         # 3 working days from Monday 2 Nov.
         assert transfer["respond_by"] == "2026-11-05"
         manifest = await api.get("head", f"/transfers/{transfer['id']}/manifest")
