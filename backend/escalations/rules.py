@@ -19,6 +19,41 @@ from backend.escalations.defaults import DEFAULT_RECIPIENTS, DEFAULT_RULES
 from backend.escalations.tables import EscalationRule, TrackedDeadline
 
 
+async def _insert_rule(
+    *,
+    kind: str,
+    name: str,
+    target_kind: str,
+    warning_working_days: int,
+    escalate_working_days: int,
+    recipients: Any,
+    active: bool,
+) -> uuid.UUID | None:
+    """Insert a rule unless its kind exists; its id, or None (inside a write transaction)."""
+    rule_id = uuid.uuid4()
+    now = clock.now()
+    inserted = (
+        await EscalationRule.insert(
+            EscalationRule(
+                id=rule_id,
+                kind=kind,
+                name=name,
+                target_kind=target_kind,
+                warning_working_days=warning_working_days,
+                escalate_working_days=escalate_working_days,
+                recipients=json.dumps(recipients),
+                active=active,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        .on_conflict(action="DO NOTHING")
+        .returning(EscalationRule.id)
+        .run()
+    )
+    return rule_id if inserted else None
+
+
 async def ensure_default_rules() -> int:
     """Insert the default rules that are missing (idempotent, safe with several processes)."""
     existing = {r["kind"] for r in await EscalationRule.select(EscalationRule.kind).run()}
@@ -27,28 +62,16 @@ async def ensure_default_rules() -> int:
     if missing:
         async with write_tx():
             for default in missing:
-                rule_id = uuid.uuid4()
-                now = clock.now()
-                inserted = (
-                    await EscalationRule.insert(
-                        EscalationRule(
-                            id=rule_id,
-                            kind=default.kind,
-                            name=default.name,
-                            target_kind=default.target_kind,
-                            warning_working_days=default.warning_working_days,
-                            escalate_working_days=default.escalate_working_days,
-                            recipients=json.dumps(default.recipients),
-                            active=True,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
-                    .on_conflict(action="DO NOTHING")
-                    .returning(EscalationRule.id)
-                    .run()
+                rule_id = await _insert_rule(
+                    kind=default.kind,
+                    name=default.name,
+                    target_kind=default.target_kind,
+                    warning_working_days=default.warning_working_days,
+                    escalate_working_days=default.escalate_working_days,
+                    recipients=default.recipients,
+                    active=True,
                 )
-                if inserted:
+                if rule_id is not None:
                     added += 1
                     await audit.record(
                         stream=f"escalation_rule:{rule_id}",
@@ -72,30 +95,18 @@ async def list_rules() -> list[s.RuleOut]:
 
 async def create_rule(*, principal: Principal, data: s.RuleIn) -> s.RuleOut:
     await ensure_default_rules()
-    rule_id = uuid.uuid4()
-    now = clock.now()
     recipients = msgspec.to_builtins(data.recipients) if data.recipients else DEFAULT_RECIPIENTS
     async with write_tx():
-        inserted = (
-            await EscalationRule.insert(
-                EscalationRule(
-                    id=rule_id,
-                    kind=data.kind,
-                    name=data.name,
-                    target_kind=data.target_kind,
-                    warning_working_days=data.warning_working_days,
-                    escalate_working_days=data.escalate_working_days,
-                    recipients=json.dumps(recipients),
-                    active=data.active,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            .on_conflict(action="DO NOTHING")
-            .returning(EscalationRule.id)
-            .run()
+        rule_id = await _insert_rule(
+            kind=data.kind,
+            name=data.name,
+            target_kind=data.target_kind,
+            warning_working_days=data.warning_working_days,
+            escalate_working_days=data.escalate_working_days,
+            recipients=recipients,
+            active=data.active,
         )
-        if not inserted:
+        if rule_id is None:
             raise Conflict(f"a rule of kind {data.kind} exists", code="escalation_rule.exists")
         await audit.record(
             stream=f"escalation_rule:{rule_id}",

@@ -184,6 +184,12 @@ async def test_rules_are_data_an_admin_changes(client, db):
     assert denied.status_code == 403
     missing = await client.get("/api/v1/escalation-rules/no.such", headers=admin)
     assert missing.status_code == 404
+    body = {"kind": "case.payment", "name": "罚款缴纳 15 日", "target_kind": "case_deadline"}
+    created = await client.post("/api/v1/escalation-rules", headers=admin, json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["recipients"]["overdue"] == ["assignees", "squad_leader"]
+    again = await client.post("/api/v1/escalation-rules", headers=admin, json=body)
+    assert again.status_code == 409 and again.json()["code"] == "escalation_rule.exists"
     events = await AuditEvent.select(AuditEvent.action).where(
         AuditEvent.action == "escalation_rule.updated"
     )
