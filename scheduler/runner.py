@@ -78,6 +78,8 @@ def interval_overrides(text: str | None = None) -> dict[str, int]:
 
 
 def build_scheduler(*, settings: Any, store: Any) -> AsyncIOScheduler:
+    # APScheduler logs every run at INFO; our runner logs one line per job already.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     sched = AsyncIOScheduler(
         job_defaults={
             "coalesce": True,
