@@ -21,6 +21,7 @@ async def bump_version(
 ) -> int:
     """Apply ``changes`` only if the row still has version ``seen``, else 409; the new version."""
     values = dict(changes)
+    # ``table`` is any Table with ``version`` and ``updated_at`` columns; mypy sees only Table.
     values[table.version] = seen + 1  # type: ignore[attr-defined]
     values[table.updated_at] = clock.now()  # type: ignore[attr-defined]
     updated = (

@@ -113,6 +113,7 @@ def _target_of(data: s.EvidenceIn) -> tuple[str, uuid.UUID]:
             "give exactly one target: task_id, case_id, or target_kind with target_id",
             code="evidence.target_required",
         )
+    # The filter above dropped every pair with a None, which mypy cannot follow.
     return given[0][0] or "", given[0][1]  # type: ignore[return-value]
 
 

@@ -23,6 +23,7 @@ def _connection() -> Any:
 async def fetch_rows(sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
     """Rows of ``sql`` (``?`` placeholders) as tuples."""
     connection = _connection()
+    # aiosqlite and asyncpg connections are untyped here (``Any``): hence the ignores below.
     if is_sqlite():
         cursor = await connection.cursor()
         cursor.row_factory = None
@@ -40,6 +41,7 @@ async def insert_rows(table: str, columns: Sequence[str], rows: list[tuple[Any, 
     if not rows:
         return
     connection = _connection()
+    # aiosqlite and asyncpg connections are untyped here (``Any``): hence the ignores below.
     if is_sqlite():
         marks = ", ".join("?" for _ in columns)
         names = ", ".join(f'"{c}"' for c in columns)

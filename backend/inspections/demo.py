@@ -126,21 +126,7 @@ async def _seed_subjects(ctx: DemoContext, rows: list[list[str]]) -> None:
     present = await Subject.count().where(Subject.credit_code.is_in(codes)).run()
     if present >= len(codes):
         return
-    header = [
-        "credit_code",
-        "name",
-        "subject_type",
-        "industry",
-        "address",
-        "lat",
-        "lon",
-        "org_unit",
-        "grid_code",
-        "risk_class",
-        "abnormal",
-        "serious_violation",
-        "status",
-    ]
+    header = list(subjects.FIELDS)
     import csv
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,8 +55,8 @@ FALSE = {"", "0", "false", "no", "n", "否", "f"}
 STATUSES = {"active": "active", "存续": "active", "在业": "active", "deregistered": "deregistered"}
 STATUSES |= {"注销": "deregistered", "吊销": "deregistered", "": "active"}
 
-COLUMNS = (
-    "id",
+# The order of the fields in a checked row (and in ``upsert_rows``' tuples).
+FIELDS = (
     "credit_code",
     "name",
     "subject_type",
@@ -70,9 +70,8 @@ COLUMNS = (
     "abnormal",
     "serious_violation",
     "status",
-    "created_at",
-    "updated_at",
 )
+COLUMNS = ("id", *FIELDS, "created_at", "updated_at")
 UPDATED_ON_CONFLICT = [c for c in COLUMNS if c not in ("id", "credit_code", "created_at")]
 
 
@@ -167,22 +166,6 @@ def _coordinate(text: str, field: str, limit: float) -> float | None:
     return value
 
 
-# The order of the fields in a checked row (and in ``upsert_rows``' tuples).
-FIELDS = (
-    "credit_code",
-    "name",
-    "subject_type",
-    "industry",
-    "address",
-    "lat",
-    "lon",
-    "org_unit",
-    "grid_code",
-    "risk_class",
-    "abnormal",
-    "serious_violation",
-    "status",
-)
 TEXT_LIMITS = (("subject_type", 60), ("industry", 100), ("address", 300))
 RISK_CLASSES = frozenset(s.RISK_CLASSES)
 

@@ -31,23 +31,7 @@ def write_file(path: Path, rows: int) -> None:
     industries = ["餐饮", "食品销售", "零售", "住宿", "建材"]
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "credit_code",
-                "name",
-                "subject_type",
-                "industry",
-                "address",
-                "lat",
-                "lon",
-                "org_unit",
-                "grid_code",
-                "risk_class",
-                "abnormal",
-                "serious_violation",
-                "status",
-            ]
-        )
+        writer.writerow(subjects.FIELDS)
         for n, code in enumerate(bench_codes(rows)):
             writer.writerow(
                 [
