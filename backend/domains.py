@@ -22,7 +22,8 @@ Hooks, all optional:
   lon)`` so that photos taken > 500 m from the site are flagged. The evidence domain
   stores ``(target_kind, target_id)`` without a foreign key and asks the resolver when an
   upload session opens; ``backend.evidence.service.evidence_files`` / ``open_original``
-  give other domains (the case file export) the items with hashes, custody and bytes.
+  give other domains the items with hashes, custody and bytes; ``export_originals``
+  releases many originals for one export with their custody events in one transaction.
 - ``deadlines``: an async generator function
   ``provide(*, horizon: datetime, watched: Sequence[str]) -> AsyncIterator[DeadlineItem]``
   telling the escalation sweep which of the domain's targets are due (and which watched

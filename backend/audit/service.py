@@ -335,3 +335,19 @@ def parse_stream(stream: str) -> tuple[str, str]:
     if not sep or not kind or not ident:
         raise BadRequest("stream must look like kind:id, e.g. case:<uuid>", code="audit.bad_stream")
     return kind, ident
+
+
+async def events_by_stream(streams: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The events of many streams (each in ``seq`` order), in a few queries."""
+    out: dict[str, list[dict[str, Any]]] = {stream: [] for stream in streams}
+    for start in range(0, len(streams), 500):
+        rows = (
+            await AuditEvent.select()
+            .where(AuditEvent.stream.is_in(streams[start : start + 500]))
+            .order_by(AuditEvent.stream)
+            .order_by(AuditEvent.seq)
+            .run()
+        )
+        for row in rows:
+            out[row["stream"]].append(event_row_to_dict(row))
+    return out

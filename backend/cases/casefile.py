@@ -10,6 +10,7 @@ entries are written to a small buffer that is handed out chunk by chunk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import html
@@ -29,6 +30,7 @@ from backend.core import clock
 from backend.core.auth import Principal
 from backend.core.db import write_tx
 from backend.core.schemas import Output
+from storage.base import READ_CHUNK
 
 STAGES = ("filing", "investigation", "review", "decision", "service", "execution")
 STAGE_NAMES = {
@@ -41,7 +43,7 @@ STAGE_NAMES = {
 }
 MANIFEST = "manifest.json"
 FORMAT = "fieldcase-casefile-v1"
-# Chunks (about 1 MiB each) read ahead from the store while earlier ones are written.
+# Chunks (READ_CHUNK = 1 MiB each) read ahead from the store while earlier ones are written.
 PREFETCH_CHUNKS = 8
 
 
@@ -130,16 +132,23 @@ async def assemble(*, principal: Principal, case_id: uuid.UUID) -> CaseFileOut:
 
 
 class _Sink:
-    """A write-only file for ``zipfile`` whose bytes the generator hands out as they come."""
+    """A write-only file for ``zipfile`` whose pieces the generator hands out as they come.
+
+    The pieces are kept as written (no copy): with ``ZIP_STORED`` an original's chunk
+    passes from the store to the response untouched.
+    """
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._pieces: list[bytes] = []
+        self._pending = 0
         self._position = 0
 
     def write(self, data: bytes) -> int:
-        self._buffer += data
-        self._position += len(data)
-        return len(data)
+        n = len(data)
+        self._pieces.append(data if type(data) is bytes else bytes(data))
+        self._pending += n
+        self._position += n
+        return n
 
     def tell(self) -> int:
         return self._position
@@ -149,11 +158,12 @@ class _Sink:
 
     def pending(self) -> int:
         # Not __len__: zipfile tests the file object's truth to see whether it is open.
-        return len(self._buffer)
+        return self._pending
 
     def take(self) -> bytes:
-        out = bytes(self._buffer)
-        self._buffer.clear()
+        out = b"".join(self._pieces)  # one piece: returned as is
+        self._pieces.clear()
+        self._pending = 0
         return out
 
 
@@ -183,31 +193,59 @@ def _index_html(file: CaseFileOut, paths: dict[str, str]) -> str:
 
 
 async def export_bundle(
-    *, principal: Principal, case_id: uuid.UUID, store: Any, chunk_limit: int = 1 << 20
+    *, principal: Principal, case_id: uuid.UUID, store: Any, chunk_limit: int = READ_CHUNK
 ) -> AsyncIterator[bytes]:
-    """The case file as a zip, produced piece by piece (audited as ``case.file_exported``)."""
+    """The case file as a zip, produced piece by piece.
+
+    One write transaction before the first byte: ``case.file_exported`` on the case and one
+    ``evidence.exported`` custody event per sealed original, all naming the same export id;
+    the originals are then streamed with no further write.
+    """
     file = await assemble(principal=principal, case_id=case_id)
     row = await cases.load_case(principal, case_id, write=False)
+    sealed = [item for item in file.evidence if item.status == "sealed"]
+    export_id = uuid.uuid4()
     async with write_tx():
         await cases.record_case_event(
             row,
             action="case.file_exported",
             actor=principal.actor,
-            payload={"documents": len(file.documents), "evidence": len(file.evidence)},
+            payload={
+                "export_id": export_id,
+                "documents": len(file.documents),
+                "evidence": len(file.evidence),
+                "originals": len(sealed),
+            },
         )
+        originals = await _release_originals(principal, sealed, case_id, export_id)
     bodies = {
         str(r["id"]): r["body"]
         for r in await CaseDocument.select(CaseDocument.id, CaseDocument.body).where(
             CaseDocument.case == case_id
         )
     }
-    return _stream(principal, file, bodies, store, chunk_limit)
+    return _stream(file, bodies, originals, store, chunk_limit)
+
+
+async def _release_originals(
+    principal: Principal, sealed: list[EvidenceItemOut], case_id: uuid.UUID, export_id: uuid.UUID
+) -> list[Any]:
+    if not sealed:
+        return []
+    from backend.evidence import service as evidence
+
+    return await evidence.export_originals(
+        principal=principal,
+        evidence_ids=[uuid.UUID(item.id) for item in sealed],
+        purpose="case_file",
+        export={"kind": "case_file", "export_id": export_id, "case_id": case_id},
+    )
 
 
 async def _stream(
-    principal: Principal,
     file: CaseFileOut,
     bodies: dict[str, str],
+    originals: list[Any],
     store: Any,
     chunk_limit: int,
 ) -> AsyncIterator[bytes]:
@@ -238,20 +276,18 @@ async def _stream(
         put("evidence/custody.json", _json([msgspec.to_builtins(e) for e in file.evidence]))
         put("index.html", _index_html(file, paths).encode("utf-8"))
         yield sink.take()
-        sealed = [item for item in file.evidence if item.status == "sealed"]
-        queue: asyncio.Queue[tuple[str, bytes | None]] = asyncio.Queue(maxsize=PREFETCH_CHUNKS)
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=PREFETCH_CHUNKS)
         # Reading the next chunks from the store overlaps with hashing and writing these.
-        reader = asyncio.create_task(_read_originals(principal, sealed, store, queue))
+        reader = asyncio.create_task(_read_originals(originals, store, queue))
         try:
-            for item in sealed:
+            for original in originals:
+                item = original.evidence
                 path = f"evidence/{item.id}/{item.sha256}"
                 digest = hashlib.sha256()
                 size = 0
                 with zf.open(path, mode="w", force_zip64=True) as out:
-                    while True:
-                        _, chunk = await queue.get()
-                        if chunk is None:
-                            break
+                    while (chunk := await queue.get()) is not None:
+                        # SHA-256 and the zip's CRC-32 release the GIL: off the event loop.
                         await asyncio.to_thread(_absorb, out, digest, chunk)
                         size += len(chunk)
                         if sink.pending() >= chunk_limit:
@@ -259,7 +295,7 @@ async def _stream(
                 yield sink.take()
                 entries.append({"path": path, "sha256": digest.hexdigest(), "size": size})
                 evidence_entries.append(
-                    {"id": item.id, "path": path, "recorded_sha256": item.sha256,
+                    {"id": str(item.id), "path": path, "recorded_sha256": item.sha256,
                      "matches_record": digest.hexdigest() == item.sha256}
                 )  # fmt: skip
             await reader
@@ -285,37 +321,39 @@ def _absorb(out: Any, digest: Any, chunk: bytes) -> None:
 
 
 async def _read_originals(
-    principal: Principal,
-    items: list[EvidenceItemOut],
-    store: Any,
-    queue: asyncio.Queue[tuple[str, bytes | None]],
+    originals: list[Any], store: Any, queue: asyncio.Queue[bytes | None]
 ) -> None:
-    """Feed the chunks of every original, opening the next (an audited read) while reading."""
-    if not items:
-        return
-    opening = asyncio.create_task(_open_original(principal, items[0].id, store))
+    """Feed every original's chunks, then ``None``; the next object is requested (and its
+    first chunk read) while the current one streams."""
+
+    def start(index: int) -> tuple[AsyncIterator[bytes], asyncio.Task[bytes | None]] | None:
+        if index >= len(originals):
+            return None
+        o = originals[index]
+        chunks = store.iter_object(o.object_key, version_id=o.version_id, chunk_size=READ_CHUNK)
+        return chunks, asyncio.create_task(anext(chunks, None))
+
+    current: AsyncIterator[bytes] | None = None
+    upcoming = start(0)
     try:
-        for index, item in enumerate(items):
-            chunks = await opening
-            if index + 1 < len(items):
-                opening = asyncio.create_task(_open_original(principal, items[index + 1].id, store))
-            async for chunk in chunks:
-                await queue.put((item.id, chunk))
-            await queue.put((item.id, None))
+        for index in range(len(originals)):
+            assert upcoming is not None
+            current, first = upcoming
+            chunk = await first
+            upcoming = start(index + 1)
+            while chunk is not None:
+                await queue.put(chunk)
+                chunk = await anext(current, None)
+            await queue.put(None)
     finally:
-        if not opening.done():
-            opening.cancel()
-
-
-async def _open_original(
-    principal: Principal, evidence_id: str, store: Any
-) -> AsyncIterator[bytes]:
-    from backend.evidence import service as evidence
-
-    _, chunks = await evidence.open_original(
-        principal=principal, evidence_id=uuid.UUID(evidence_id), store=store, purpose="case_file"
-    )
-    return chunks
+        # Stopped early (the client went away): close what is open, never leave a read running.
+        if upcoming is not None:
+            upcoming[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await upcoming[1]
+            await upcoming[0].aclose()  # type: ignore[attr-defined]
+        if current is not None:
+            await current.aclose()  # type: ignore[attr-defined]
 
 
 def _json(value: Any) -> bytes:

@@ -148,3 +148,11 @@ class DownloadOut(Output):
 
 class WithdrawIn(Input):
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=1000)]
+
+
+class OriginalOut(Output):
+    """A sealed original released for an export: its record and where its bytes are."""
+
+    evidence: EvidenceOut
+    object_key: str
+    version_id: str | None = None

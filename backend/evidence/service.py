@@ -11,7 +11,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin
 
@@ -20,7 +20,7 @@ from backend.audit.schemas import AuditEventOut
 from backend.core import clock, scope
 from backend.core.auth import Principal, check_roles
 from backend.core.db import write_tx
-from backend.core.errors import BadRequest, Conflict, PayloadTooLarge
+from backend.core.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from backend.core.schemas import to_struct
 from backend.evidence import schemas as s
 from backend.evidence import states, targets
@@ -637,9 +637,10 @@ async def evidence_files(
         .order_by(Evidence.captured_at)
         .run()
     )
+    trails = await audit.events_by_stream([stream_of(row["id"]) for row in rows])
     out = []
     for row in map(decoded, rows):
-        events = await audit.list_events(stream=stream_of(row["id"]), limit=10_000)
+        events = trails[stream_of(row["id"])]
         base = to_out(row)
         out.append(
             s.EvidenceFileOut(
@@ -664,6 +665,69 @@ async def open_original(
     await _custody(principal, row, "evidence.exported", purpose=purpose, sha256=row["sha256"])
     chunks = store.iter_object(row["object_key"], version_id=row["version_id"])
     return to_out(row), chunks
+
+
+async def export_originals(
+    *,
+    principal: Principal,
+    evidence_ids: Sequence[uuid.UUID],
+    purpose: str,
+    export: Mapping[str, Any],
+) -> list[s.OriginalOut]:
+    """Release the sealed originals of one export: one ``evidence.exported`` custody event per
+    item (in its own stream ``evidence:<id>``, naming the export), all in ONE transaction.
+
+    Joins the caller's ``write_tx()`` when there is one. Returns the items in the order asked,
+    with where their bytes are; reading them (``store.iter_object``) writes nothing more.
+    """
+    wanted = list(dict.fromkeys(evidence_ids))
+    if not wanted:
+        return []
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found = await (
+            scope.restrict(Evidence.select(), principal, Evidence.org_unit)
+            .where(Evidence.id.is_in(chunk))
+            .run()
+        )
+        rows.update({r["id"]: decoded(r) for r in found})
+    missing = [str(i) for i in wanted if i not in rows]
+    if missing:
+        raise NotFound(f"evidence not found: {', '.join(missing)}", code="evidence.not_found")
+    unsealed = [f"{i} ({rows[i]['status']})" for i in wanted if rows[i]["status"] != states.SEALED]
+    if unsealed:
+        raise Conflict(
+            f"evidence without a sealed original: {', '.join(unsealed)}",
+            code="evidence.not_sealed",
+        )
+    where = {"device_id": principal.device_id, "address": principal.address}
+    async with write_tx():
+        await audit.record_many(
+            [
+                audit.PendingEvent(
+                    stream=stream_of(i),
+                    action="evidence.exported",
+                    actor=principal.actor,
+                    org_unit_id=rows[i]["org_unit"],
+                    payload={
+                        **where,
+                        "purpose": purpose,
+                        "export": dict(export),
+                        "sha256": rows[i]["sha256"],
+                    },
+                )
+                for i in wanted
+            ]
+        )
+    return [
+        s.OriginalOut(
+            evidence=to_out(rows[i]),
+            object_key=rows[i]["object_key"],
+            version_id=rows[i]["version_id"],
+        )
+        for i in wanted
+    ]
 
 
 async def hold_for_case(

@@ -9,9 +9,14 @@ import uuid
 import zipfile
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from backend.audit.tables import AuditEvent
 from backend.cases.tables import CaseDeadline
 from backend.core import clock
+from backend.core.auth import system_principal
+from backend.core.errors import NotFound
+from backend.evidence import service as evidence
 from tests.case_world import Api, build_case_world, recording_for
 from tests.factories import login
 
@@ -262,6 +267,11 @@ async def test_simplified_procedure_on_site(client, db):
         assert [c["id"] for c in listing["items"]] == [case["id"]]
 
 
+def zf_read(bundle, name: str) -> bytes:
+    with zipfile.ZipFile(bundle) as zf:
+        return zf.read(name)
+
+
 async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
     client, db, app, tmp_path, capsys
 ):
@@ -282,10 +292,15 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
         evidence_id = await recording_for(
             case["id"], cw.world.town_a, store=app.state.store, data=video
         )
+        photo = b"\xff\xd8 a second original"
+        second_id = await recording_for(
+            case["id"], cw.world.town_a, store=app.state.store, data=photo
+        )
         file = await api.get("officer_a", f"/cases/{case['id']}/file")
         assert [d["stage"] for d in file["documents"]] == ["decision", "service"]
         assert [(e["id"], e["sha256"]) for e in file["evidence"]] == [
-            (evidence_id, hashlib.sha256(video).hexdigest())
+            (evidence_id, hashlib.sha256(video).hexdigest()),
+            (second_id, hashlib.sha256(photo).hexdigest()),
         ]
         assert file["timeline"][0]["action"] == "case.decide_on_site"
         headers = await login(client, "officer_a")
@@ -300,10 +315,31 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
         original = zf.read(f"evidence/{evidence_id}/{hashlib.sha256(video).hexdigest()}")
     assert original == video
     assert manifest["evidence"][0]["matches_record"] is True
-    custody = await AuditEvent.select(AuditEvent.action).where(
-        AuditEvent.stream == f"evidence:{evidence_id}"
+    assert zf_read(bundle, f"evidence/{second_id}/{hashlib.sha256(photo).hexdigest()}") == photo
+    # One custody event per original, each in the item's own stream, naming the export.
+    exported = await AuditEvent.select().where(AuditEvent.action == "case.file_exported")
+    export_id = json.loads(exported[0]["payload"])["export_id"]
+    custody = await AuditEvent.select().where(AuditEvent.action == "evidence.exported")
+    assert sorted(r["stream"] for r in custody) == sorted(
+        [f"evidence:{evidence_id}", f"evidence:{second_id}"]
     )
-    assert "evidence.exported" in [r["action"] for r in custody]
+    for event in custody:
+        payload = json.loads(event["payload"])
+        assert event["actor"] == f"user:{cw.world.users['officer_a']}"
+        assert payload["address"] == "127.0.0.1"
+        assert payload["export"] == {
+            "kind": "case_file", "export_id": export_id, "case_id": case["id"]
+        }  # fmt: skip
+        assert payload["purpose"] == "case_file"
+    # A batch naming an unknown item releases nothing and records nothing.
+    with pytest.raises(NotFound):
+        await evidence.export_originals(
+            principal=system_principal("test"),
+            evidence_ids=[uuid.UUID(evidence_id), uuid.uuid4()],
+            purpose="case_file",
+            export={},
+        )
+    assert await AuditEvent.count().where(AuditEvent.action == "evidence.exported") == 2
     assert names[-1] == "manifest.json"
     assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
     assert manifest["order"] == ["立案", "调查", "审查", "决定", "送达", "执行"]
