@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,6 +50,18 @@ class ObjectInfo:
     retention_mode: str | None = None
     retain_until: dt.datetime | None = None
     legal_hold: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectReader:
+    """An open read of one object: what the store said about it, then its bytes.
+
+    ``info`` comes from the GET response itself (size, version, lock state), so a
+    verifying read needs no separate HEAD. ``chunks`` must be consumed or closed.
+    """
+
+    info: ObjectInfo
+    chunks: AsyncGenerator[bytes, None]
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,11 @@ class ObjectStore(Protocol):
         self, key: str, *, version_id: str | None = None, chunk_size: int = READ_CHUNK
     ) -> AsyncIterator[bytes]:
         """Stream an object's bytes in chunks (never the whole object in memory)."""
+
+    async def open_object(
+        self, key: str, *, version_id: str | None = None, chunk_size: int = READ_CHUNK
+    ) -> ObjectReader:
+        """Start reading an object: its facts at once, its bytes as they stream in."""
 
     async def presign_put(
         self, key: str, *, sha256_hex: str, content_type: str, expires: dt.timedelta

@@ -27,7 +27,7 @@ import shutil
 import stat
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +38,7 @@ from storage.base import (
     ObjectInfo,
     ObjectLocked,
     ObjectMissing,
+    ObjectReader,
     PartInfo,
     PresignedRequest,
     StorageError,
@@ -252,9 +253,15 @@ class LocalStore:
 
         return await asyncio.to_thread(read)
 
+    async def open_object(
+        self, key: str, *, version_id: str | None = None, chunk_size: int = READ_CHUNK
+    ) -> ObjectReader:
+        info = await self.stat(key)
+        return ObjectReader(info=info, chunks=self.iter_object(key, chunk_size=chunk_size))
+
     async def iter_object(
         self, key: str, *, version_id: str | None = None, chunk_size: int = READ_CHUNK
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         path = self._path(key)
         try:
             fh = await asyncio.to_thread(path.open, "rb")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
-from minio.datatypes import Part
 from minio.error import S3Error
+from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 
 from storage.base import (
@@ -23,12 +24,14 @@ from storage.base import (
     ObjectInfo,
     ObjectLocked,
     ObjectMissing,
+    ObjectReader,
     PartInfo,
     PresignedRequest,
     StorageError,
     clean_etag,
     sha256_b64,
 )
+from storage.minio_multipart import MultipartCalls
 
 T = TypeVar("T")
 
@@ -40,6 +43,34 @@ def _parse_lock_date(raw: str | None) -> dt.datetime | None:
     if not raw:
         return None
     return dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _info(key: str, headers: Any) -> ObjectInfo:
+    """Object facts from the headers of a HEAD or GET (both carry the lock state)."""
+    return ObjectInfo(
+        key=key,
+        size=int(headers.get("content-length") or 0),
+        etag=clean_etag(headers.get("etag") or ""),
+        content_type=headers.get("content-type") or "application/octet-stream",
+        version_id=headers.get("x-amz-version-id"),
+        retention_mode=headers.get("x-amz-object-lock-mode"),
+        retain_until=_parse_lock_date(headers.get("x-amz-object-lock-retain-until-date")),
+        legal_hold=headers.get("x-amz-object-lock-legal-hold") == "ON",
+    )
+
+
+async def _stream(response: Any, chunk_size: int) -> AsyncGenerator[bytes, None]:
+    """The body of a GET, chunk by chunk off the event loop; the connection is released."""
+    try:
+        stream = response.stream(chunk_size)
+        while True:
+            chunk = await asyncio.to_thread(next, stream, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        response.close()
+        response.release_conn()
 
 
 class MinioStore:
@@ -62,6 +93,7 @@ class MinioStore:
             secure=secure,
             region=region or "us-east-1",
         )
+        self.multipart = MultipartCalls(self.client, bucket)
 
     async def _call(self, what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
@@ -79,13 +111,27 @@ class MinioStore:
         if not exists:
             raise StorageError(f"bucket {self.bucket} does not exist")
 
-    async def ensure_bucket(self) -> None:
-        """Create the bucket with object lock if it does not exist yet."""
+    async def ensure_bucket(self, *, retention_days: int | None = None) -> None:
+        """Create the bucket with object lock if it does not exist yet.
+
+        With ``retention_days`` a new bucket gets a default COMPLIANCE retention rule, so
+        that every object written is locked from its first byte and sealing needs no
+        per-object retention request. An existing bucket is left as it is: sealing sees
+        the lock state of each object in its verifying read and sets retention itself
+        where no default applied.
+        """
         if await asyncio.to_thread(self.client.bucket_exists, self.bucket):
             return
         await self._call(
             f"create bucket {self.bucket}", self.client.make_bucket, self.bucket, object_lock=True
         )
+        if retention_days:
+            await self._call(
+                f"set default retention of {self.bucket}",
+                self.client.set_object_lock_config,
+                self.bucket,
+                ObjectLockConfig(COMPLIANCE, retention_days, DAYS),
+            )
 
     async def put_bytes(
         self,
@@ -142,22 +188,12 @@ class MinioStore:
             key,
             version_id=version_id,
         )
-        meta = obj.metadata or {}
         # GetObjectRetention is not everywhere (moto lacks it); HEAD carries the lock state.
-        return ObjectInfo(
-            key=key,
-            size=int(obj.size or 0),
-            etag=clean_etag(obj.etag or ""),
-            content_type=obj.content_type or "application/octet-stream",
-            version_id=obj.version_id,
-            retention_mode=meta.get("x-amz-object-lock-mode"),
-            retain_until=_parse_lock_date(meta.get("x-amz-object-lock-retain-until-date")),
-            legal_hold=meta.get("x-amz-object-lock-legal-hold") == "ON",
-        )
+        return _info(key, obj.metadata or {})
 
-    async def iter_object(
+    async def open_object(
         self, key: str, *, version_id: str | None = None, chunk_size: int = READ_CHUNK
-    ) -> AsyncIterator[bytes]:
+    ) -> ObjectReader:
         response = await self._call(
             f"cannot read {key}",
             self.client.get_object,
@@ -165,16 +201,15 @@ class MinioStore:
             key,
             version_id=version_id,
         )
-        try:
-            stream = response.stream(chunk_size)
-            while True:
-                chunk = await asyncio.to_thread(next, stream, None)
-                if chunk is None:
-                    return
+        return ObjectReader(info=_info(key, response.headers), chunks=_stream(response, chunk_size))
+
+    async def iter_object(
+        self, key: str, *, version_id: str | None = None, chunk_size: int = READ_CHUNK
+    ) -> AsyncIterator[bytes]:
+        reader = await self.open_object(key, version_id=version_id, chunk_size=chunk_size)
+        async with aclosing(reader.chunks) as chunks:
+            async for chunk in chunks:
                 yield chunk
-        finally:
-            response.close()
-            response.release_conn()
 
     async def presign_put(
         self, key: str, *, sha256_hex: str, content_type: str, expires: dt.timedelta
@@ -187,8 +222,13 @@ class MinioStore:
             key,
             expires=expires,
         )
-        # The client sends the checksum; MinIO refuses bytes that do not match it.
-        headers = {"x-amz-checksum-sha256": sha256_b64(sha256_hex), "Content-Type": content_type}
+        # The client sends the checksum; MinIO refuses bytes that do not match it. Naming
+        # the algorithm too satisfies servers (moto) that want it for a locked bucket's PUT.
+        headers = {
+            "x-amz-checksum-sha256": sha256_b64(sha256_hex),
+            "x-amz-sdk-checksum-algorithm": "SHA256",
+            "Content-Type": content_type,
+        }
         return PresignedRequest(method="PUT", url=url, headers=headers)
 
     async def presign_get(
@@ -217,11 +257,7 @@ class MinioStore:
 
     async def create_multipart(self, key: str, *, content_type: str) -> str:
         return await self._call(
-            f"cannot start upload of {key}",
-            self.client._create_multipart_upload,
-            self.bucket,
-            key,
-            {"Content-Type": content_type},
+            f"cannot start upload of {key}", self.multipart.create, key, content_type=content_type
         )
 
     async def presign_part(
@@ -242,38 +278,31 @@ class MinioStore:
             parts: list[PartInfo] = []
             marker: str | None = None
             while True:
-                result = self.client._list_parts(
-                    self.bucket, key, upload_id, part_number_marker=marker
-                )
+                page = self.multipart.list_page(key, upload_id=upload_id, marker=marker)
                 parts.extend(
-                    PartInfo(number=p.part_number, etag=clean_etag(p.etag), size=int(p.size or 0))
-                    for p in result.parts
+                    PartInfo(number=number, etag=clean_etag(etag), size=size)
+                    for number, etag, size in page.parts
                 )
-                if not result.is_truncated or not result.next_part_number_marker:
+                if page.next_marker is None:
                     return parts
-                marker = result.next_part_number_marker
+                marker = page.next_marker
 
         return await self._call(f"cannot list parts of {key}", collect)
 
     async def complete_multipart(self, key: str, *, upload_id: str, parts: list[PartInfo]) -> None:
-        ordered = [Part(p.number, p.etag) for p in sorted(parts, key=lambda p: p.number)]
+        ordered = [(p.number, p.etag) for p in sorted(parts, key=lambda p: p.number)]
         await self._call(
             f"cannot complete upload of {key}",
-            self.client._complete_multipart_upload,
-            self.bucket,
+            self.multipart.complete,
             key,
-            upload_id,
-            ordered,
+            upload_id=upload_id,
+            parts=ordered,
         )
 
     async def abort_multipart(self, key: str, *, upload_id: str) -> None:
         try:
             await self._call(
-                f"cannot abort upload of {key}",
-                self.client._abort_multipart_upload,
-                self.bucket,
-                key,
-                upload_id,
+                f"cannot abort upload of {key}", self.multipart.abort, key, upload_id=upload_id
             )
         except ObjectMissing:
             return
