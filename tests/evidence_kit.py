@@ -54,6 +54,21 @@ def jpeg(
     return out.getvalue()
 
 
+def heic(size: tuple[int, int] = (640, 480)) -> bytes:
+    """An iPhone-style HEIC (encoded by pillow-heif here) with camera EXIF and orientation 6."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    exif[0x0110] = "iPhone 15"
+    exif[0x0112] = 6
+    exif.get_ifd(0x8769)[0x9003] = "2026:11:20 10:00:00"
+    out = io.BytesIO()
+    Image.new("RGB", size, "blue").save(out, format="HEIF", quality=60, exif=exif.tobytes())
+    return out.getvalue()
+
+
 def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     """A tiny PNG whose header claims ten billion pixels."""
 

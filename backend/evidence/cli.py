@@ -11,6 +11,7 @@ from backend.settings import Settings
 
 
 def cmd_storage_init(args: argparse.Namespace, settings: Settings) -> int:
+    from backend.evidence.policy import policy_from
     from storage import open_store
     from storage.minio_store import MinioStore
 
@@ -18,11 +19,12 @@ def cmd_storage_init(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> None:
         if isinstance(store, MinioStore):
-            await store.ensure_bucket()
+            # New buckets lock every object by default for the evidence retention period.
+            await store.ensure_bucket(retention_days=policy_from(settings).retention.days)
         await store.ping()
 
     asyncio.run(run())
-    print("object store ready (evidence bucket with object lock)")
+    print("object store ready (evidence bucket with object lock and default retention)")
     return 0
 
 

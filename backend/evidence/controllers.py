@@ -79,27 +79,19 @@ class EvidenceController(Controller):
         """Check the size, then seal (at once for small items, right after the answer for large)."""
         ctx = _ctx(request, settings)
         policy: EvidencePolicy = ctx["policy"]
-        out = await service.complete_upload(
+        out = await sealing.complete_upload(
             principal=request.user,
             evidence_id=evidence_id,
             data=data or s.CompleteIn(),
             store=ctx["store"],
             policy=policy,
+            tz=settings.timezone,
         )
         if out.status != states.UPLOADED:
             return Response(out)
-        seal = {
-            "evidence_id": evidence_id,
-            "store": ctx["store"],
-            "policy": policy,
-            "tz": settings.timezone,
-        }
-        if not await sealing.is_small(evidence_id, policy):
-            return Response(out, background=BackgroundTask(sealing.seal_evidence, **seal))
-        await sealing.seal_evidence(**seal)
-        return Response(
-            await service.get_session(principal=request.user, evidence_id=evidence_id, **ctx)
-        )
+        seal = sealing.seal_evidence
+        kw = {"evidence_id": evidence_id, "store": ctx["store"], "policy": policy}
+        return Response(out, background=BackgroundTask(seal, tz=settings.timezone, **kw))
 
     @get("/{evidence_id:uuid}/download", operation_id=op("downloadEvidence"))
     async def download(
@@ -155,6 +147,23 @@ class EvidenceReviewController(Controller):
         """Mark the item withdrawn with a reason; it is kept, never deleted."""
         return await service.withdraw(
             principal=request.user, evidence_id=evidence_id, reason=data.reason
+        )
+
+    @post(
+        "/{evidence_id:uuid}/cases",
+        operation_id="attachEvidenceToCase",
+        status_code=200,
+        guards=[require_roles(*service.ATTACHERS)],
+    )
+    async def attach_to_case(
+        self, evidence_id: uuid.UUID, data: s.AttachCaseIn, request: Request[Principal, Any, Any]
+    ) -> s.EvidenceOut:
+        """Make the item evidence of a case (kept for good: legal hold); once per case."""
+        return await service.attach_to_case(
+            principal=request.user,
+            evidence_id=evidence_id,
+            case_id=data.case_id,
+            store=request.app.state.store,
         )
 
 

@@ -146,6 +146,10 @@ class DownloadOut(Output):
     filename: str
 
 
+class AttachCaseIn(Input):
+    case_id: uuid.UUID
+
+
 class WithdrawIn(Input):
     reason: Annotated[str, msgspec.Meta(min_length=2, max_length=1000)]
 

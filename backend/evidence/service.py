@@ -25,12 +25,13 @@ from backend.core.schemas import to_struct
 from backend.evidence import schemas as s
 from backend.evidence import states, targets
 from backend.evidence.policy import EvidencePolicy
-from backend.evidence.tables import Evidence
+from backend.evidence.tables import Evidence, EvidenceCaseLink
 from backend.orgs.tables import OrgUnit
 from storage import ObjectMissing, ObjectStore, PartInfo
 
 UPLOADERS = ("officer", "squad_leader", "head", "supervisor", "admin")
 WITHDRAWERS = ("squad_leader", "head", "legal_reviewer", "admin")
+ATTACHERS = (*UPLOADERS, "legal_reviewer")
 KIND_TYPES = {"photo": "image/", "video": "video/", "audio": "audio/"}
 SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
@@ -67,7 +68,7 @@ def decoded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-async def _fetch(principal: Principal, evidence_id: uuid.UUID) -> dict[str, Any]:
+async def fetch(principal: Principal, evidence_id: uuid.UUID) -> dict[str, Any]:
     row = await scope.fetch(
         Evidence, evidence_id, principal, org_column=Evidence.org_unit, what="evidence"
     )
@@ -309,7 +310,8 @@ async def create_upload(
         if upload_id:
             await store.abort_multipart(key, upload_id=upload_id)
         return await _replay(principal, raced, data, target, **kw)
-    return await _session(await _fetch(principal, evidence_id), **kw)
+    # The row as inserted: no need to read it back.
+    return await _session(row.to_dict(), **kw)
 
 
 async def get_session(
@@ -320,7 +322,7 @@ async def get_session(
     policy: EvidencePolicy,
     base_url: str = "",
 ) -> s.SessionOut:
-    row = await _fetch(principal, evidence_id)
+    row = await fetch(principal, evidence_id)
     return await _session(row, store=store, policy=policy, base_url=base_url)
 
 
@@ -333,7 +335,7 @@ async def list_parts(
     base_url: str = "",
 ) -> s.PartsOut:
     """Which parts of a multipart upload arrived, and fresh URLs for the missing ones."""
-    row = await _fetch(principal, evidence_id)
+    row = await fetch(principal, evidence_id)
     if row["part_size"] is None:
         raise BadRequest(
             "this evidence is uploaded with a single PUT", code="evidence.not_multipart"
@@ -400,6 +402,48 @@ def _columns(values: dict[str, Any]) -> dict[Any, Any]:
     return {getattr(Evidence, k): v for k, v in values.items()}
 
 
+async def advance(
+    row: dict[str, Any],
+    path: list[str],
+    events: list[tuple[str, dict[str, Any]]],
+    *,
+    actor: str,
+    **values: Any,
+) -> dict[str, Any] | None:
+    """Move ``row`` along ``path`` (each step checked against the transition table) in one
+    transaction that appends ``events`` (action, payload) in order.
+
+    Only if the row is still in its current state; returns its ``legal_hold`` afterwards,
+    or None if someone else moved it first.
+    """
+    current = row["status"]
+    for step in path:
+        states.check_transition(current, step)
+        current = step
+    async with write_tx():
+        changed = (
+            await Evidence.update({Evidence.status: current, **_columns(values)})
+            .where((Evidence.id == row["id"]) & (Evidence.status == row["status"]))
+            .returning(Evidence.legal_hold)
+            .run()
+        )
+        if not changed:
+            return None
+        await audit.record_many(
+            [
+                audit.PendingEvent(
+                    stream=stream_of(row["id"]),
+                    action=action,
+                    actor=actor,
+                    payload=payload,
+                    org_unit_id=row["org_unit"],
+                )
+                for action, payload in events
+            ]
+        )
+    return dict(changed[0])
+
+
 async def set_status(
     row: dict[str, Any],
     new: str,
@@ -410,43 +454,16 @@ async def set_status(
     **values: Any,
 ) -> bool:
     """Move ``row`` to ``new`` if it is still in its current state; False if someone else did."""
-    states.check_transition(row["status"], new)
-    async with write_tx():
-        changed = (
-            await Evidence.update({Evidence.status: new, **_columns(values)})
-            .where((Evidence.id == row["id"]) & (Evidence.status == row["status"]))
-            .returning(Evidence.id)
-            .run()
-        )
-        if not changed:
-            return False
-        await audit.record(
-            stream=stream_of(row["id"]),
-            action=action,
-            actor=actor,
-            org_unit_id=row["org_unit"],
-            payload=payload,
-        )
-    return True
+    return await advance(row, [new], [(action, payload)], actor=actor, **values) is not None
 
 
-async def complete_upload(
-    *,
-    principal: Principal,
-    evidence_id: uuid.UUID,
-    data: s.CompleteIn,
-    store: ObjectStore,
-    policy: EvidencePolicy,
-) -> s.SessionOut:
-    """The bytes are there: check the size and move to ``uploaded`` (seal follows).
-
-    Completing again is harmless: it answers the current state.
-    """
-    row = await _fetch(principal, evidence_id)
-    if row["status"] != states.PENDING:
-        return _answer(row)
+async def mark_uploaded(
+    row: dict[str, Any], *, parts: list[s.PartIn] | None, store: ObjectStore, actor: str
+) -> str:
+    """A large (or multipart) ``pending`` item: assemble it, check its size and move it to
+    ``uploaded`` for ``sealing.seal_evidence``; returns the new status."""
     if row["part_size"] is not None:
-        await _assemble(row, data.parts, store)
+        await _assemble(row, parts, store)
     try:
         info = await store.stat(row["object_key"])
     except ObjectMissing:
@@ -459,26 +476,26 @@ async def complete_upload(
         await set_status(
             row,
             states.REJECTED,
-            actor=principal.actor,
+            actor=actor,
             action="evidence.rejected",
             payload={"reason": reason, "received_size": info.size},
             reject_reason=reason,
             uploaded_at=clock.now(),
         )
-    else:
-        await set_status(
-            row,
-            states.UPLOADED,
-            actor=principal.actor,
-            action="evidence.uploaded",
-            payload={"size": info.size, "etag": info.etag, "version_id": info.version_id},
-            uploaded_at=clock.now(),
-            version_id=info.version_id,
-        )
-    return _answer(await _fetch(principal, evidence_id))
+        return states.REJECTED
+    moved = await set_status(
+        row,
+        states.UPLOADED,
+        actor=actor,
+        action="evidence.uploaded",
+        payload={"size": info.size, "etag": info.etag, "version_id": info.version_id},
+        uploaded_at=clock.now(),
+        version_id=info.version_id,
+    )
+    return states.UPLOADED if moved else ""
 
 
-def _answer(row: dict[str, Any]) -> s.SessionOut:
+def answer(row: dict[str, Any]) -> s.SessionOut:
     return s.SessionOut(evidence_id=row["id"], status=row["status"], detail=row["reject_reason"])
 
 
@@ -505,7 +522,7 @@ async def get_evidence(
     policy: EvidencePolicy,
     base_url: str = "",
 ) -> s.EvidenceOut:
-    row = await _fetch(principal, evidence_id)
+    row = await fetch(principal, evidence_id)
     await _custody(principal, row, "evidence.viewed")
     thumbnails = None
     if row["media"].get("thumbnails"):
@@ -536,7 +553,7 @@ async def download(
     base_url: str = "",
 ) -> s.DownloadOut:
     """A presigned GET of the original, valid 60 s; audited as a custody event."""
-    row = await _fetch(principal, evidence_id)
+    row = await fetch(principal, evidence_id)
     if row["status"] not in (states.SEALED, states.REJECTED):
         raise Conflict(
             f"evidence that is {row['status']} cannot be downloaded yet",
@@ -560,7 +577,7 @@ async def download(
 
 
 async def custody_trail(*, principal: Principal, evidence_id: uuid.UUID) -> list[AuditEventOut]:
-    row = await _fetch(principal, evidence_id)
+    row = await fetch(principal, evidence_id)
     events = await audit.list_events(stream=stream_of(row["id"]), limit=10_000)
     return [to_struct(AuditEventOut, e) for e in events]
 
@@ -591,7 +608,7 @@ async def list_evidence(
 async def withdraw(*, principal: Principal, evidence_id: uuid.UUID, reason: str) -> s.EvidenceOut:
     """Mark an item withdrawn with a reason; the record and its bytes stay."""
     check_roles(principal, WITHDRAWERS, action="withdrawing evidence")
-    row = await _fetch(principal, evidence_id)
+    row = await fetch(principal, evidence_id)
     async with write_tx():
         current = (
             await Evidence.select(Evidence.withdrawn_at)
@@ -620,7 +637,7 @@ async def withdraw(*, principal: Principal, evidence_id: uuid.UUID, reason: str)
             org_unit_id=row["org_unit"],
             payload={"reason": reason, "status": row["status"]},
         )
-    return to_out(await _fetch(principal, evidence_id))
+    return to_out(await fetch(principal, evidence_id))
 
 
 # ---------------------------------------------------------------------------
@@ -630,10 +647,14 @@ async def withdraw(*, principal: Principal, evidence_id: uuid.UUID, reason: str)
 async def evidence_files(
     *, principal: Principal, target_kind: str, target_id: uuid.UUID
 ) -> list[s.EvidenceFileOut]:
-    """Every item of a target (withdrawn ones too, marked) with its hash and custody trail."""
+    """Every item of a target (withdrawn ones too, marked) with its hash and custody trail;
+    for a case, items attached to it later (``attach_to_case``) too."""
+    own = (Evidence.target_kind == target_kind) & (Evidence.target_id == target_id)
+    # A case's evidence also includes items attached to it after capture.
+    linked = await linked_evidence_ids(target_id) if target_kind == "case" else []
     rows = await (
         scope.restrict(Evidence.select(), principal, Evidence.org_unit)
-        .where((Evidence.target_kind == target_kind) & (Evidence.target_id == target_id))
+        .where(own | Evidence.id.is_in(linked) if linked else own)
         .order_by(Evidence.captured_at)
         .run()
     )
@@ -657,7 +678,7 @@ async def open_original(
     *, principal: Principal, evidence_id: uuid.UUID, store: ObjectStore, purpose: str = "export"
 ) -> tuple[s.EvidenceOut, AsyncIterator[bytes]]:
     """Stream a sealed original's bytes (chunk by chunk), audited as ``evidence.exported``."""
-    row = await _fetch(principal, evidence_id)
+    row = await fetch(principal, evidence_id)
     if row["status"] != states.SEALED:
         raise Conflict(
             f"evidence that is {row['status']} has no sealed original", code="evidence.not_sealed"
@@ -730,20 +751,72 @@ async def export_originals(
     ]
 
 
-async def hold_for_case(
+async def attach_to_case(
     *, principal: Principal, evidence_id: uuid.UUID, case_id: uuid.UUID, store: ObjectStore
 ) -> s.EvidenceOut:
-    """Keep an item permanently (legal hold) once it is evidence in a case."""
-    row = await _fetch(principal, evidence_id)
-    if row["status"] == states.SEALED:
-        await store.set_legal_hold(row["object_key"], on=True, version_id=row["version_id"])
+    """Make an item evidence of a case after capture (a task photo that a case now needs).
+
+    The case must resolve for the principal (the cases domain's ``case`` target: exists,
+    in scope, writable). One link per (item, case); the item is kept for good from then on
+    (legal hold in the database and in the store). Attaching again changes nothing.
+    """
+    check_roles(principal, ATTACHERS, action="attaching evidence to a case")
+    row = await fetch(principal, evidence_id)
+    await targets.resolve(principal, "case", case_id)
     async with write_tx():
-        await Evidence.update({Evidence.legal_hold: True}).where(Evidence.id == row["id"]).run()
-        await audit.record(
-            stream=stream_of(row["id"]),
-            action="evidence.legal_hold.placed",
-            actor=principal.actor,
-            org_unit_id=row["org_unit"],
-            payload={"case_id": case_id, "status": row["status"]},
+        linked = await EvidenceCaseLink.exists().where(
+            (EvidenceCaseLink.evidence == row["id"]) & (EvidenceCaseLink.case_id == case_id)
         )
-    return to_out(await _fetch(principal, evidence_id))
+        if not linked:
+            await EvidenceCaseLink.insert(
+                EvidenceCaseLink(
+                    evidence=row["id"],
+                    case_id=case_id,
+                    attached_at=clock.now(),
+                    attached_by=principal.actor,
+                )
+            ).run()
+            await hold_in_tx(
+                row, case_id=case_id, actor=principal.actor, action="evidence.attached_to_case"
+            )
+    await hold_in_store(evidence_id, store=store)
+    return to_out(await fetch(principal, evidence_id))
+
+
+async def linked_evidence_ids(case_id: uuid.UUID) -> list[uuid.UUID]:
+    """Items attached to ``case_id`` after capture, in the order they were attached."""
+    rows = await (
+        EvidenceCaseLink.select(EvidenceCaseLink.evidence)
+        .where(EvidenceCaseLink.case_id == case_id)
+        .order_by(EvidenceCaseLink.attached_at)
+        .run()
+    )
+    return [uuid.UUID(str(r["evidence"])) for r in rows]
+
+
+async def hold_in_tx(row: dict[str, Any], *, case_id: uuid.UUID, actor: str, action: str) -> None:
+    """Flag the legal hold and audit it, inside the caller's transaction."""
+    await Evidence.update({Evidence.legal_hold: True}).where(Evidence.id == row["id"]).run()
+    await audit.record(
+        stream=stream_of(row["id"]),
+        action=action,
+        actor=actor,
+        org_unit_id=row["org_unit"],
+        payload={"case_id": case_id, "status": row["status"], "legal_hold": True},
+    )
+
+
+async def hold_in_store(evidence_id: uuid.UUID, *, store: ObjectStore) -> None:
+    """Put the store's legal hold on a sealed, flagged item.
+
+    Called after the flag is committed; sealing reads the flag in the transaction that
+    seals, so whichever of the two commits last places the hold in the store.
+    """
+    row = (
+        await Evidence.select(Evidence.status, Evidence.object_key, Evidence.version_id)
+        .where((Evidence.id == evidence_id) & (Evidence.legal_hold == True))  # noqa: E712
+        .first()
+        .run()
+    )
+    if row and row["status"] == states.SEALED:
+        await store.set_legal_hold(row["object_key"], on=True, version_id=row["version_id"])

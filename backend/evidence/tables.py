@@ -56,3 +56,15 @@ class Evidence(Table, tablename="evidence"):
     withdrawn_at = Timestamptz(null=True, default=None)
     withdrawn_by = Varchar(length=200, null=True, default=None)
     withdraw_reason = Text(default="")
+
+
+class EvidenceCaseLink(Table, tablename="evidence_case_link"):
+    """An item attached to a case after capture (e.g. a task photo that becomes evidence of
+    a case). Items uploaded for the case itself need no link. Never removed; unique per
+    (evidence, case) by an index made in a migration."""
+
+    id = UUID(primary_key=True)
+    evidence = ForeignKey(references=Evidence, on_delete=OnDelete.restrict, null=False, index=True)
+    case_id = UUID(index=True)
+    attached_at = Timestamptz()
+    attached_by = Varchar(length=200)

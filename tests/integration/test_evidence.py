@@ -12,12 +12,12 @@ from PIL import Image
 
 from backend.audit.tables import AuditEvent
 from backend.core import clock
-from backend.core.auth import system_principal
-from backend.evidence import service
+from backend.core.auth import Principal, system_principal
+from backend.evidence import service, targets
 from backend.evidence.jobs import reconcile_evidence
-from backend.evidence.tables import Evidence
+from backend.evidence.tables import Evidence, EvidenceCaseLink
 from storage import ObjectLocked
-from tests.evidence_kit import declaration, jpeg, png_bomb, put_part, put_single, sha, sites
+from tests.evidence_kit import declaration, heic, jpeg, png_bomb, put_part, put_single, sha, sites
 from tests.factories import build_world, login
 
 __all__ = ["sites"]
@@ -109,16 +109,59 @@ async def test_photo_is_uploaded_sealed_locked_and_its_custody_recorded(client, 
     assert [(f.sha256, len(f.custody)) for f in files] == [(sha(data), 5)]
     _, chunks = await service.open_original(principal=sysp, evidence_id=files[0].id, store=store)
     assert b"".join([c async for c in chunks]) == data
-    held = await service.hold_for_case(
-        principal=sysp, evidence_id=files[0].id, case_id=uuid.uuid4(), store=store
-    )
-    assert held.legal_hold and (await store.stat(row["object_key"])).legal_hold
-    assert (await actions(evidence_id))[-2:] == ["evidence.exported", "evidence.legal_hold.placed"]
+
+    # Later the photo becomes evidence of a case: linked once, kept for good (legal hold).
+    case_id = uuid.uuid4()
+
+    async def case_resolver(principal: Principal, target_id: uuid.UUID) -> uuid.UUID:
+        return world.town_a
+
+    targets.register("case", case_resolver)
+    try:
+        url = f"/api/v1/evidence/{evidence_id}/cases"
+        held = await client.post(url, headers=officer, json={"case_id": str(case_id)})
+        again = await client.post(url, headers=officer, json={"case_id": str(case_id)})
+    finally:
+        targets.unregister("case")
+    assert held.status_code == 200 and held.json()["legal_hold"], held.text
+    assert again.status_code == 200
+    assert (await store.stat(row["object_key"])).legal_hold
+    link = await EvidenceCaseLink.select().where(EvidenceCaseLink.case_id == case_id)
+    assert [(str(x["evidence"]), x["attached_by"]) for x in link] == [
+        (evidence_id, f"user:{world.users['officer_a']}")
+    ]
+    assert (await actions(evidence_id))[-2:] == ["evidence.exported", "evidence.attached_to_case"]
+    case_files = await service.evidence_files(principal=sysp, target_kind="case", target_id=case_id)
+    assert [str(f.id) for f in case_files] == [evidence_id]
 
     # Another township does not see it.
     other_town = await login(client, "officer_b")
     hidden = await client.get(f"/api/v1/evidence/{evidence_id}", headers=other_town)
     assert hidden.status_code == 404
+
+
+async def test_iphone_heic_photo_is_sealed_with_thumbnails(client, db, app, sites):
+    world = await build_world()
+    site = uuid.uuid4()
+    sites[site] = world.town_a
+    officer = await login(client, "officer_a")
+    data = heic()
+    body = declaration(data, site, content_type="image/heic")
+    session = (await client.post("/mobile/v1/evidence", headers=officer, json=body)).json()
+    assert (await put_single(client, session["upload"], data)).status_code == 200
+    done = await client.post(
+        f"/mobile/v1/evidence/{session['evidence_id']}/complete", headers=officer
+    )
+    assert done.json()["status"] == "sealed", done.text
+
+    item = (await client.get(f"/api/v1/evidence/{session['evidence_id']}", headers=officer)).json()
+    assert item["flags"] == []
+    assert item["media"]["detected_type"] == "image/heic"
+    assert (item["media"]["camera_make"], item["media"]["camera_model"]) == ("Apple", "iPhone 15")
+    assert item["media"]["exif_taken_at"].startswith("2026-11-20T02:00:00")
+    for size, box in (("1024", (480, 640)), ("256", (192, 256))):
+        thumb = Image.open(io.BytesIO((await client.get(item["thumbnails"][size])).content))
+        assert (thumb.format, thumb.size) == ("JPEG", box)  # upright, as the phone showed it
 
 
 async def test_multipart_upload_resumes_after_a_dropped_part_and_corruption_is_rejected(

@@ -34,14 +34,14 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 async def s3_store(s3_endpoint: str) -> MinioStore:
-    """A fresh object-lock bucket per test."""
+    """A fresh object-lock bucket per test, with the default retention rule of production."""
     store = MinioStore(
         endpoint=s3_endpoint,
         access_key="fieldcase",
         secret_key="fieldcase-secret",
         bucket=f"evidence-{uuid.uuid4().hex[:12]}",
     )
-    await store.ensure_bucket()
+    await store.ensure_bucket(retention_days=180)
     return store
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import uuid
 
@@ -15,6 +16,7 @@ from backend.evidence import targets
 from backend.evidence.jobs import reconcile_evidence
 from backend.evidence.tables import Evidence
 from storage import ObjectLocked
+from storage.minio_store import MinioStore
 from tests.evidence_kit import declaration, jpeg, put_part, put_single, sites
 from tests.factories import build_world, login
 
@@ -43,10 +45,16 @@ async def test_photo_is_sealed_locked_downloadable_and_the_store_refuses_deletio
     assert done.json()["status"] == "sealed", done.text
 
     row = await stored(evidence_id)
+    # The bucket's default rule locked the object at its PUT; the seal sent no retention.
+    rule = s3_store.client.get_object_lock_config(s3_store.bucket)
+    assert (rule.mode, rule.duration, rule.duration_unit) == ("COMPLIANCE", 180, "Days")
     info = await s3_store.stat(row["object_key"], version_id=row["version_id"])
     assert info.retention_mode == "COMPLIANCE"
     assert info.retain_until > clock.now() + dt.timedelta(days=179)
+    assert row["retain_until"] == info.retain_until
     assert not info.legal_hold
+    sealed = await sealed_event(evidence_id)
+    assert sealed["retention"] == "bucket_default"
     with pytest.raises(ObjectLocked):
         await s3_store.delete(row["object_key"], version_id=row["version_id"])
     assert await s3_store.get_bytes(row["object_key"]) == data
@@ -60,6 +68,54 @@ async def test_photo_is_sealed_locked_downloadable_and_the_store_refuses_deletio
         AuditEvent.stream == f"evidence:{evidence_id}"
     )
     assert [e["action"] for e in events][-2:] == ["evidence.viewed", "evidence.downloaded"]
+
+
+async def sealed_event(evidence_id: str) -> dict:
+    event = (
+        await AuditEvent.select(AuditEvent.payload)
+        .where(
+            (AuditEvent.stream == f"evidence:{evidence_id}")
+            & (AuditEvent.action == "evidence.sealed")
+        )
+        .first()
+    )
+    payload = event["payload"]
+    return json.loads(payload) if isinstance(payload, str) else payload
+
+
+async def test_bucket_without_default_retention_gets_it_per_object(
+    client, http, db, app, s3_endpoint, sites
+):
+    """An older bucket (object lock, no default rule): the sealer locks each object."""
+    plain = MinioStore(
+        endpoint=s3_endpoint,
+        access_key="fieldcase",
+        secret_key="fieldcase-secret",
+        bucket=f"evidence-{uuid.uuid4().hex[:12]}",
+    )
+    await plain.ensure_bucket()
+    app.state.store = plain
+    world = await build_world()
+    site = uuid.uuid4()
+    sites[site] = world.town_a
+    officer = await login(client, "officer_a")
+    data = jpeg()
+    session = (
+        await client.post("/mobile/v1/evidence", headers=officer, json=declaration(data, site))
+    ).json()
+    assert (await put_single(http, session["upload"], data)).status_code == 200
+    done = await client.post(
+        f"/mobile/v1/evidence/{session['evidence_id']}/complete", headers=officer
+    )
+    assert done.json()["status"] == "sealed", done.text
+
+    row = await stored(session["evidence_id"])
+    info = await plain.stat(row["object_key"], version_id=row["version_id"])
+    assert info.retention_mode == "COMPLIANCE"
+    assert info.retain_until > clock.now() + dt.timedelta(days=179)
+    assert (await sealed_event(session["evidence_id"]))["retention"] == "set_by_sealer"
+    with pytest.raises(ObjectLocked):
+        await plain.delete(row["object_key"], version_id=row["version_id"])
 
 
 async def test_corrupt_single_put_is_rejected_by_the_read_back_and_kept(
