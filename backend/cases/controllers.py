@@ -225,6 +225,13 @@ class CaseController(Controller):
     ) -> s.CaseOut:
         return await service.schedule_hearing(principal=request.user, case_id=case_id, data=data)
 
+    @post("/{case_id:uuid}/hearing/waive", operation_id="waiveHearing", status_code=200)
+    async def waive_hearing(
+        self, case_id: uuid.UUID, data: s.HearingWaiverIn, request: Request[Principal, Any, Any]
+    ) -> s.CaseOut:
+        """放弃听证: the party declined the hearing in writing within its request window."""
+        return await service.waive_hearing(principal=request.user, case_id=case_id, data=data)
+
     @post("/{case_id:uuid}/hearing/record", operation_id="recordHearing", status_code=200)
     async def record_hearing(
         self, case_id: uuid.UUID, data: s.HearingRecordIn, request: Request[Principal, Any, Any]

@@ -32,6 +32,7 @@ class CaseDates:
     prior_notice_on: dt.date | None = None
     hearing_offered: bool = False
     hearing_requested: bool = False
+    hearing_waived_on: dt.date | None = None
     decided_on: dt.date | None = None
     served_on: dt.date | None = None
     published_on: dt.date | None = None
@@ -119,8 +120,12 @@ def compute_case_deadlines(
         out = []
     if dates.prior_notice_on and dates.hearing_offered:
         due = due_in_days(cal, dates.prior_notice_on, rules.hearing_request_days, rule="hearing")
-        # The party's window: "met" once it asked, or once the decision was taken.
-        met = dates.prior_notice_on if dates.hearing_requested else dates.decided_on
+        # The party's window: "met" once it asked or declined, or once the decision was taken.
+        met = (
+            dates.prior_notice_on
+            if dates.hearing_requested
+            else dates.hearing_waived_on or dates.decided_on
+        )
         out.append(_from_due("hearing_request", due, met))
     if dates.decided_on and dates.penalty:
         service = due_in_days(cal, dates.decided_on, rules.service_days, rule="service")

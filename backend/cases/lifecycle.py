@@ -76,7 +76,7 @@ TRANSITIONS: dict[str, Transition] = {
            ("officers", "penalty_proposed", "review_passed_if_major", "jurisdiction"),
            document=("review", "prior_notice", "行政处罚事先告知书")),
         _t("request_hearing", {"prior_notice"}, "hearing", TEAM,
-           ("hearing_offered", "hearing_window_open"),
+           ("hearing_offered", "hearing_window_open", "hearing_not_waived"),
            document=("review", "hearing_request", "听证申请")),
         _t("decide", {"prior_notice", "hearing"}, "decided", ("head",),
            ("officers", "prior_notice_given", "statement_period_over", "hearing_held_if_requested",
@@ -318,6 +318,24 @@ def _hearing_window_open(f: CaseFacts) -> list[str]:
     return []
 
 
+def _hearing_not_waived(f: CaseFacts) -> list[str]:
+    return ["the party has waived the hearing"] if f.hearing_waived else []
+
+
+def _hearing_not_requested(f: CaseFacts) -> list[str]:
+    return ["the party has asked for a hearing"] if f.hearing_requested else []
+
+
+# A step that keeps the status: the party declines the hearing within its window, so the case
+# may be decided before the window ends (see ``_statement_period_over``).
+WAIVE_HEARING = Transition(
+    "waive_hearing", frozenset({"prior_notice"}), "prior_notice", TEAM,
+    ("prior_notice_given", "hearing_offered", "hearing_window_open", "hearing_not_requested",
+     "hearing_not_waived"),
+    document=("review", "hearing_waiver", "放弃听证声明"),
+)  # fmt: skip
+
+
 def _simplified_limits(f: CaseFacts) -> list[str]:
     if f.penalty_kind == "warning":
         return []
@@ -362,6 +380,8 @@ CHECKS: dict[str, Callable[[CaseFacts], list[str]]] = {
     "hearing_held_if_requested": _hearing_held_if_requested,
     "hearing_offered": _hearing_offered,
     "hearing_window_open": _hearing_window_open,
+    "hearing_not_waived": _hearing_not_waived,
+    "hearing_not_requested": _hearing_not_requested,
     "simplified_limits": _simplified_limits,
     "decided": _decided,
     "served": _served,

@@ -11,7 +11,9 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=[
         tables.Lead,
+        tables.LeadClockStop,
         tables.CaseRuleSetting,
+        tables.CaseNumberCounter,
         tables.Case,
         tables.CaseOfficer,
         tables.CaseAction,

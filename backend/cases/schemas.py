@@ -142,6 +142,14 @@ class HearingScheduleIn(Input):
     version: int | None = None
 
 
+class HearingWaiverIn(Input):
+    """The party declines the hearing (放弃听证) within its request window, in writing."""
+
+    # What the party stated, and how it reached the unit (signed statement, record...).
+    statement: Reason
+    version: int | None = None
+
+
 class HearingRecordIn(Input):
     held_on: dt.date
     chair_name: ShortText
@@ -274,6 +282,7 @@ class CaseOut(Output):
     facts: str
     prior_notice_on: dt.date | None
     hearing_requested: bool
+    hearing_waived_on: dt.date | None
     hearing_notice_on: dt.date | None
     hearing_on: dt.date | None
     hearing_held_on: dt.date | None

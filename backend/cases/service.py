@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from backend.audit import service as audit
 from backend.calendar.service import load_calendar
-from backend.cases import lifecycle
+from backend.cases import lifecycle, numbering
 from backend.cases import schemas as s
 from backend.cases.concurrency import bump_version
 from backend.cases.deadlines import CaseDates, Deadline, StopPeriod, compute_case_deadlines
@@ -269,6 +268,7 @@ async def gather_facts(
         officers=await _certified(officer_ids, matter["domain"]),
         prior_notice_on=row.get("prior_notice_on"),
         hearing_requested=bool(row.get("hearing_requested")),
+        hearing_waived=row.get("hearing_waived_on") is not None,
         hearing_held_on=row.get("hearing_held_on"),
         decided_on=row.get("decided_on"),
         served_on=row.get("served_on"),
@@ -374,6 +374,7 @@ async def compute_deadlines(row: dict[str, Any]) -> list[Deadline]:
         prior_notice_on=row.get("prior_notice_on"),
         hearing_offered=facts.hearing_offered,
         hearing_requested=bool(row.get("hearing_requested")),
+        hearing_waived_on=row.get("hearing_waived_on"),
         decided_on=row.get("decided_on") if row["status"] != "no_penalty" else None,
         served_on=row.get("served_on"),
         published_on=row.get("published_on"),
@@ -484,10 +485,6 @@ async def apply_transition(
 # Filing
 
 
-def _case_number(prefix: str, day: dt.date) -> str:
-    return f"{prefix}{day:%Y%m%d}-{secrets.token_hex(3).upper()}"
-
-
 async def file_case(*, principal: Principal, data: s.CaseFileIn) -> s.CaseOut:
     """立案 (general procedure): from a lead of the unit, or directly."""
     transition = lifecycle.TRANSITIONS["file"]
@@ -508,7 +505,7 @@ async def file_case(*, principal: Principal, data: s.CaseFileIn) -> s.CaseOut:
         area = data.area_org_unit_id or org_unit_id
         row: dict[str, Any] = {
             "id": case_id,
-            "number": _case_number("AJ", day),
+            "number": "",
             "lead_id": data.lead_id,
             "matter_id": data.matter_id,
             "org_unit_id": org_unit_id,
@@ -527,6 +524,9 @@ async def file_case(*, principal: Principal, data: s.CaseFileIn) -> s.CaseOut:
             "officer_ids": [],
         }
         refuse_if_unmet(transition, await gather_facts(row, status=lifecycle.NEW, on=day))
+        row["number"] = await numbering.next_case_number(
+            org_unit_id=org_unit_id, day=day, series=numbering.GENERAL
+        )
         await _insert_case(row, principal=principal, status="filed", filed_on=day, now=now)
         if lead is not None:
             await bump_version(
@@ -642,7 +642,7 @@ async def decide_on_site(*, principal: Principal, data: s.OnSiteDecisionIn) -> s
         await _check_officers_visible(principal, data.officer_ids)
         row: dict[str, Any] = {
             "id": case_id,
-            "number": _case_number("JY", day),
+            "number": "",
             "lead_id": None,
             "matter_id": data.matter_id,
             "org_unit_id": data.org_unit_id,
@@ -665,6 +665,9 @@ async def decide_on_site(*, principal: Principal, data: s.OnSiteDecisionIn) -> s
             "officer_ids": list(data.officer_ids),
         }
         refuse_if_unmet(transition, await gather_facts(row, status=lifecycle.NEW, on=day))
+        row["number"] = await numbering.next_case_number(
+            org_unit_id=data.org_unit_id, day=day, series=numbering.SIMPLIFIED
+        )
         await _insert_case(row, principal=principal, status="decided", filed_on=day, now=now)
         stage, kind, title = transition.document or ("decision", "on_site_decision", "决定书")
         await add_document(
@@ -1024,6 +1027,43 @@ async def schedule_hearing(
             action="case.hearing_scheduled",
             actor=principal.actor,
             payload={"notice_on": data.notice_on, "hearing_on": data.hearing_on},
+        )
+    return await get_case(principal=principal, case_id=case_id)
+
+
+async def waive_hearing(
+    *, principal: Principal, case_id: uuid.UUID, data: s.HearingWaiverIn
+) -> s.CaseOut:
+    """放弃听证: record that the party declined the hearing within its window (audited, with
+    a document in the file), so that the case may be decided before the window ends."""
+    step = lifecycle.WAIVE_HEARING
+    check_transition_role(principal, step)
+    async with write_tx():
+        row = await _write_case(
+            principal, case_id, version=data.version, statuses=tuple(step.sources),
+            what="waiving the hearing",
+        )  # fmt: skip
+        facts = await gather_facts(row)
+        refuse_if_unmet(step, facts)
+        await bump_version(
+            Case, case_id, seen=row["version"], changes={Case.hearing_waived_on: facts.today},
+            what="case",
+        )  # fmt: skip
+        stage, kind, title = step.document or ("review", "hearing_waiver", "放弃听证声明")
+        await add_document(
+            case_id=case_id, stage=stage, kind=kind, title=title, body=data.statement,
+            actor=principal.actor,
+        )  # fmt: skip
+        await refresh_deadlines(case_id)
+        await record_case_event(
+            row,
+            action="case.hearing_waived",
+            actor=principal.actor,
+            payload={
+                "waived_on": facts.today,
+                "window_ends": facts.hearing_window_ends,
+                "statement": data.statement,
+            },
         )
     return await get_case(principal=principal, case_id=case_id)
 

@@ -53,6 +53,22 @@ class Lead(Table, tablename="lead"):
     version = Integer(default=1)
 
 
+class LeadClockStop(Table, tablename="lead_clock_stop"):
+    """Testing or appraisal time, which does not count toward the decision to file."""
+
+    id = UUID(primary_key=True)
+    lead = ForeignKey(references=Lead, on_delete=OnDelete.restrict, index=True)
+    # testing / appraisal
+    reason = Varchar(length=30)
+    started_on = Date()
+    ended_on = Date(null=True, default=None)
+    note = Text(default="")
+    # Working days the decision deadline moved when the stop ended.
+    shifted_wd = Integer(default=0)
+    created_by = Varchar(length=80, default="")
+    created_at = Timestamptz()
+
+
 class CaseRuleSetting(Table, tablename="case_rule_setting"):
     """A local value of one rule of RULES.md (the defaults live in backend/cases/rules.py)."""
 
@@ -64,11 +80,27 @@ class CaseRuleSetting(Table, tablename="case_rule_setting"):
     updated_at = Timestamptz()
 
 
+class CaseNumberCounter(Table, tablename="case_number_counter"):
+    """The last sequence number given per org unit, year and series (AJ general, JY on-site).
+
+    Incremented in the filing's write transaction, so numbers have no gaps and no repeats.
+    """
+
+    id = UUID(primary_key=True)
+    # "<org unit id>:<year>:<series>": one row per counter (a single-column unique key).
+    key = Varchar(length=120, unique=True)
+    org_unit = ForeignKey(references=OrgUnit, on_delete=OnDelete.restrict, index=True)
+    year = Integer()
+    series = Varchar(length=10)
+    last = Integer(default=0)
+
+
 class Case(Table, tablename="enforcement_case"):
     """An administrative penalty case; its status moves only through backend/cases/lifecycle."""
 
     id = UUID(primary_key=True)
-    number = Varchar(length=40, unique=True)
+    # "<org unit code>-<year>-<series>-<seq>", e.g. XQ-2026-AJ-0007 (older cases: AJ<date>-<hex>).
+    number = Varchar(length=80, unique=True)
     lead_id = UUID(null=True, default=None, index=True)
     matter = ForeignKey(references=Matter, on_delete=OnDelete.restrict, index=True)
     # The unit handling the case now (changes on an accepted transfer).
@@ -100,6 +132,8 @@ class Case(Table, tablename="enforcement_case"):
     facts = Text(default="")
     prior_notice_on = Date(null=True, default=None)
     hearing_requested = Boolean(default=False)
+    # The party declined the hearing (in writing) within its request window.
+    hearing_waived_on = Date(null=True, default=None)
     hearing_notice_on = Date(null=True, default=None)
     hearing_on = Date(null=True, default=None)
     hearing_held_on = Date(null=True, default=None)
