@@ -81,6 +81,20 @@ class LeadController(Controller):
             principal=request.user, lead_id=lead_id, reason=data.reason, version=data.version
         )
 
+    @post("/{lead_id:uuid}/clock-stops", operation_id="stopLeadClock", status_code=200)
+    async def stop_clock(
+        self, lead_id: uuid.UUID, data: s.LeadClockStopIn, request: Request[Principal, Any, Any]
+    ) -> s.LeadOut:
+        """Testing or appraisal starts: it does not count toward the decision to file."""
+        return await leads.stop_lead_clock(principal=request.user, lead_id=lead_id, data=data)
+
+    @post("/{lead_id:uuid}/clock-stops/end", operation_id="resumeLeadClock", status_code=200)
+    async def resume_clock(
+        self, lead_id: uuid.UUID, data: s.LeadClockResumeIn, request: Request[Principal, Any, Any]
+    ) -> s.LeadOut:
+        """Testing or appraisal ended: the decision deadline moves by the working days it took."""
+        return await leads.resume_lead_clock(principal=request.user, lead_id=lead_id, data=data)
+
 
 class CaseRuleController(Controller):
     path = "/case-rules"

@@ -164,7 +164,14 @@ def last_day_within(horizon: dt.datetime, tz: dt.tzinfo) -> dt.date:
 
 async def provide(*, horizon: dt.datetime, watched: Sequence[str]) -> AsyncIterator[DeadlineItem]:
     """Open case, lead, transfer and legal-review deadlines due by ``horizon`` (or watched)."""
-    from backend.cases.tables import CaseDeadline, CaseOfficer, Lead, LegalReview, Transfer
+    from backend.cases.tables import (
+        CaseDeadline,
+        CaseOfficer,
+        Lead,
+        LeadClockStop,
+        LegalReview,
+        Transfer,
+    )
     from backend.settings import get_settings
 
     tz = get_settings().timezone
@@ -213,6 +220,13 @@ async def provide(*, horizon: dt.datetime, watched: Sequence[str]) -> AsyncItera
             details={"case_id": str(r["case_id"]), "kind": r["kind"]},
         )
 
+    # A lead under testing/appraisal is paused: its due date moves when the stop ends.
+    paused = {
+        str(r["lead"])
+        for r in await LeadClockStop.select(LeadClockStop.lead)
+        .where(LeadClockStop.ended_on.is_null())
+        .run()
+    }
     for lead in (
         await Lead.select(
             Lead.id, Lead.number, Lead.status, Lead.decision_due, Lead.org_unit, Lead.subject_name
@@ -220,6 +234,8 @@ async def provide(*, horizon: dt.datetime, watched: Sequence[str]) -> AsyncItera
         .where(((Lead.status == "open") & (Lead.decision_due <= last_day)) | Lead.id.is_in(probe))
         .run()
     ):
+        if str(lead["id"]) in paused and str(lead["id"]) not in {str(i) for i in ids}:
+            continue
         yield DeadlineItem(
             target_kind="lead",
             target_id=str(lead["id"]),

@@ -10,11 +10,11 @@ import uuid
 from typing import Any
 
 from backend.audit import service as audit
-from backend.calendar.service import due_in_working_days, load_calendar
+from backend.calendar.service import WorkCalendar, due_in_working_days, load_calendar
 from backend.cases import schemas as s
 from backend.cases.concurrency import bump_version
 from backend.cases.rules import load_rules
-from backend.cases.tables import Lead
+from backend.cases.tables import Lead, LeadClockStop
 from backend.core import clock, scope
 from backend.core.auth import Principal, check_roles
 from backend.core.db import write_tx
@@ -24,6 +24,7 @@ from backend.orgs.tables import Grid, OrgUnit
 from backend.settings import get_settings
 
 LEAD_DECIDERS = ("head", "squad_leader", "admin")
+LEAD_HANDLERS = ("officer", *LEAD_DECIDERS)
 
 
 def local_day(moment: dt.datetime) -> dt.date:
@@ -216,6 +217,113 @@ async def extend_lead_decision(
             action="lead.extended",
             actor=principal.actor,
             payload={"reason": reason, "decision_due": due.date, "basis": due.basis},
+            org_unit_id=row["org_unit"],
+        )
+    return await get_lead(principal=principal, lead_id=lead_id)
+
+
+# ---------------------------------------------------------------------------
+# Clock stops: testing/appraisal time does not count toward the decision to file (RULES.md)
+
+
+def stopped_working_days(cal: WorkCalendar, started_on: dt.date, ended_on: dt.date) -> int:
+    """Working days in [started_on, ended_on): the stop's first day is not counted, the day
+    it ends is counted again."""
+    return cal.working_days_between(
+        started_on - dt.timedelta(days=1), ended_on - dt.timedelta(days=1)
+    )
+
+
+async def _open_stop(lead_id: uuid.UUID) -> dict[str, Any] | None:
+    return (
+        await LeadClockStop.select()
+        .where((LeadClockStop.lead == lead_id) & LeadClockStop.ended_on.is_null())
+        .first()
+        .run()
+    )
+
+
+async def stop_lead_clock(
+    *, principal: Principal, lead_id: uuid.UUID, data: s.LeadClockStopIn
+) -> s.LeadOut:
+    check_roles(principal, LEAD_HANDLERS, action="stopping a lead's decision clock")
+    day = local_day(clock.now())
+    async with write_tx():
+        row = await _open_lead(principal, lead_id)
+        if await _open_stop(lead_id) is not None:
+            raise Conflict("the decision clock is already stopped", code="lead.clock_stopped")
+        if day > row["decision_due"]:
+            raise Conflict(
+                f"the decision was due on {row['decision_due'].isoformat()}: a stop cannot "
+                "start after the deadline",
+                code="lead.overdue",
+            )
+        await bump_version(
+            Lead, lead_id, seen=data.version if data.version is not None else row["version"],
+            changes={}, what="lead",
+        )  # fmt: skip
+        now = clock.now()
+        await LeadClockStop.insert(
+            LeadClockStop(
+                id=uuid.uuid4(), lead=lead_id, reason=data.reason, started_on=day, note=data.note,
+                created_by=principal.actor, created_at=now,
+            )
+        ).run()  # fmt: skip
+        await audit.record(
+            stream=f"lead:{lead_id}",
+            action="lead.clock_stopped",
+            actor=principal.actor,
+            payload={"reason": data.reason, "started_on": day, "note": data.note},
+            org_unit_id=row["org_unit"],
+        )
+    return await get_lead(principal=principal, lead_id=lead_id)
+
+
+async def resume_lead_clock(
+    *, principal: Principal, lead_id: uuid.UUID, data: s.LeadClockResumeIn
+) -> s.LeadOut:
+    """End the open stop; the decision deadline moves by the working days it lasted."""
+    check_roles(principal, LEAD_HANDLERS, action="resuming a lead's decision clock")
+    day = local_day(clock.now())
+    cal = await load_calendar()
+    async with write_tx():
+        row = await _open_lead(principal, lead_id)
+        stop = await _open_stop(lead_id)
+        if stop is None:
+            raise Conflict("the decision clock is not stopped", code="lead.clock_running")
+        shifted = stopped_working_days(cal, stop["started_on"], day)
+        due = due_in_working_days(cal, row["decision_due"], shifted, rule="clock stop")
+        basis = (
+            f"+{shifted} working days: clock stopped for {stop['reason']} from "
+            f"{stop['started_on'].isoformat()} to {day.isoformat()}"
+        )
+        await bump_version(
+            Lead,
+            lead_id,
+            seen=data.version if data.version is not None else row["version"],
+            changes={
+                Lead.decision_due: due.date,
+                Lead.decision_due_provisional: due.provisional,
+            },
+            what="lead",
+        )
+        await (
+            LeadClockStop.update({LeadClockStop.ended_on: day, LeadClockStop.shifted_wd: shifted})
+            .where(LeadClockStop.id == stop["id"])
+            .run()
+        )
+        await audit.record(
+            stream=f"lead:{lead_id}",
+            action="lead.clock_resumed",
+            actor=principal.actor,
+            payload={
+                "reason": stop["reason"],
+                "started_on": stop["started_on"],
+                "ended_on": day,
+                "note": data.note,
+                "decision_due": due.date,
+                "basis": basis,
+            },
             org_unit_id=row["org_unit"],
         )
     return await get_lead(principal=principal, lead_id=lead_id)

@@ -67,6 +67,19 @@ class LeadExtendIn(Input):
     version: int | None = None
 
 
+class LeadClockStopIn(Input):
+    """Testing or appraisal (检测、检验、鉴定) starts: the decision clock stops."""
+
+    reason: Literal["testing", "appraisal"]
+    note: Text = ""
+    version: int | None = None
+
+
+class LeadClockResumeIn(Input):
+    note: Text = ""
+    version: int | None = None
+
+
 class RuleOut(Output):
     key: str
     value: int | list[str]
