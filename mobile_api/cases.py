@@ -5,6 +5,7 @@ Calls backend.cases and backend.orgs services only.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -23,32 +24,23 @@ from mobile_api.operations import OpContext, operation
 from mobile_api.work import WorkSource, register_source
 from mobile_api.writes import DeviceTime, IdempotencyKey, write
 
-MAX_CASES = 10_000
 
-
-async def _held(principal: Principal) -> list[cs.CaseOut]:
-    """Open cases assigned to the officer, or to a team the officer belongs to."""
+async def assigned_cases(principal: Principal, ids: list[uuid.UUID] | None) -> dict[uuid.UUID, str]:
+    """Open cases of the officer's own unit assigned to the officer or one of their teams."""
     if principal.officer_id is None:
-        return []
-    found: dict[uuid.UUID, cs.CaseOut] = {}
-    mine, _ = await case_service.list_cases(
-        principal=principal, officer_id=principal.officer_id, limit=MAX_CASES
-    )
+        return {}
     officer = await orgs.get_officer(principal=principal, officer_id=principal.officer_id)
-    team_cases: list[cs.CaseOut] = []
-    for team_id in officer.teams:
-        cases, _ = await case_service.list_cases(
-            principal=principal, team_id=team_id, limit=MAX_CASES
-        )
-        team_cases.extend(cases)
-    for case in [*mine, *team_cases]:
-        if case.status not in FINISHED_STATUSES and not case.read_only:
-            found[case.id] = case
-    return list(found.values())
+    markers = await case_service.held_case_markers(
+        principal=principal,
+        team_ids=officer.teams,
+        excluded_statuses=sorted(FINISHED_STATUSES),
+        ids=ids,
+    )
+    return {case_id: f"{version}:{status}" for case_id, (version, status) in markers.items()}
 
 
-async def assigned_cases(principal: Principal) -> dict[uuid.UUID, str]:
-    return {c.id: f"{c.version}:{c.status}" for c in await _held(principal)}
+async def cases_changed_since(since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
+    return await case_service.cases_changed_since(since=since, limit=limit)
 
 
 async def render_case(principal: Principal, case: cs.CaseOut) -> s.CaseWork:
@@ -84,7 +76,14 @@ async def case_details(principal: Principal, ids: list[uuid.UUID]) -> dict[uuid.
     return out
 
 
-register_source(WorkSource(kind="case", assigned=assigned_cases, details=case_details))
+register_source(
+    WorkSource(
+        kind="case",
+        assigned=assigned_cases,
+        changed_since=cases_changed_since,
+        details=case_details,
+    )
+)
 
 
 class OnSiteDecisionOut(Output):

@@ -46,3 +46,16 @@ class MobileWorkEntry(Table, tablename="mobile_work_entry"):
     present = Boolean(default=True)
     seq = BigInt()
     changed_at = Timestamptz()
+
+
+class MobileWorkFeed(Table, tablename="mobile_work_feed"):
+    """Per user: when the work list was last brought up to date, so a poll only looks at news.
+
+    ``checked_at``: tasks and cases changed after it (less a margin for transactions still
+    committing) may differ from the entries; ``reconciled_at``: the last full comparison.
+    """
+
+    id = UUID(primary_key=True)
+    user_id = UUID(unique=True)
+    checked_at = Timestamptz()
+    reconciled_at = Timestamptz()

@@ -54,21 +54,18 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 # The work source
 
 
-async def _my_tasks(principal: Principal) -> list[ins.TaskOut]:
+async def assigned_tasks(principal: Principal, ids: list[uuid.UUID] | None) -> dict[uuid.UUID, str]:
+    """Open tasks whose current team includes the officer (a replaced inspector drops out)."""
     if principal.officer_id is None:
-        return []
-    tasks = await task_service.tasks_for_officer(principal=principal, limit=100_000)
-    me = principal.officer_id
-    # Only tasks whose current team includes the officer (a replaced inspector drops out).
-    return [t for t in tasks if any(i.officer_id == me for i in t.inspectors)]
+        return {}
+    markers = await task_service.task_markers_for_officer(
+        officer_id=principal.officer_id, statuses=sorted(OPEN_STATUSES), ids=ids
+    )
+    return {task_id: f"{version}:{status}" for task_id, (version, status) in markers.items()}
 
 
-async def assigned_tasks(principal: Principal) -> dict[uuid.UUID, str]:
-    return {
-        t.id: f"{t.version}:{t.status}"
-        for t in await _my_tasks(principal)
-        if t.status in OPEN_STATUSES
-    }
+async def tasks_changed_since(since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
+    return await task_service.tasks_changed_since(since=since, limit=limit)
 
 
 async def _subject(principal: Principal, subject_id: uuid.UUID) -> ins.SubjectOut | None:
@@ -130,7 +127,7 @@ async def render_tasks(
 
 async def task_details(principal: Principal, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     wanted = set(ids)
-    mine = [t for t in await _my_tasks(principal) if t.id in wanted]
+    mine = await task_service.officer_tasks(principal=principal, ids=ids)
     found = {t.id for t in mine}
     for task_id in wanted - found:
         # Not on its team (a squad leader, a supervisor): the domain's scope rules decide.
@@ -141,7 +138,14 @@ async def task_details(principal: Principal, ids: list[uuid.UUID]) -> dict[uuid.
     return dict(await render_tasks(principal, mine))
 
 
-register_source(WorkSource(kind="task", assigned=assigned_tasks, details=task_details))
+register_source(
+    WorkSource(
+        kind="task",
+        assigned=assigned_tasks,
+        changed_since=tasks_changed_since,
+        details=task_details,
+    )
+)
 
 
 # ---------------------------------------------------------------------------

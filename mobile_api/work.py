@@ -1,16 +1,26 @@
 """GET /mobile/v1/work: the officer's tasks and cases, as changes since a cursor.
 
 Each kind of work has a ``WorkSource`` (registered by the module that knows the
-domain service): ``assigned`` lists what the user holds now with a change marker,
+domain service): ``assigned`` lists, lightly, what the user holds now with a change
+marker; ``changed_since`` names the items of that kind anyone changed lately;
 ``details`` renders items. The server keeps, per user, the last marker of every item
 it has reported (``MobileWorkEntry``); each addition, change or removal takes the
 user's next sequence number. The cursor is that number, so "what changed since
 the cursor" is exact (removals included: an item no longer assigned is a change) and
 pages are stable: later changes only ever get higher numbers.
+
+Bringing the entries up to date is cheap when nothing happened: ``MobileWorkFeed``
+remembers when the user's entries were last compared; a poll asks each source which
+items changed since then (one probe of an indexed ``updated_at``) and compares only
+those. Every change that moves an item in or out of a work list (assignment,
+reassignment, transfer, status) bumps the item's ``updated_at``. What does not (an
+officer joining a team) is caught by a full comparison every few minutes and on every
+sync from scratch.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,23 +31,35 @@ from litestar.params import Parameter
 
 from backend.core import clock
 from backend.core.auth import Principal
+from backend.core.batching import Batcher
 from backend.core.db import is_sqlite, write_tx
 from backend.core.errors import BadRequest, NotFound
 from backend.settings import Settings
 from mobile_api import schemas as s
 from mobile_api.config import mobile_config
 from mobile_api.etag import conditional
-from mobile_api.tables import MobileWorkEntry
+from mobile_api.tables import MobileWorkEntry, MobileWorkFeed
 from mobile_api.writes import IfNoneMatch
 
 CURSOR_PREFIX = "w1."
+# A change is stamped when its transaction starts and seen when it commits: look back this
+# far so that a change still committing during one poll is found by the next one (longer
+# transactions, such as a large draw, are caught by the periodic full comparison).
+COMMIT_MARGIN = dt.timedelta(seconds=30)
+# More recent changes than this in one kind (a fresh draw): compare everything instead.
+MAX_CHANGED = 500
+# A full comparison at least this often, for changes that do not touch the item.
+RECONCILE_EVERY = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class WorkSource:
     kind: str
-    # What the user holds now: item id -> change marker (version, update time).
-    assigned: Callable[[Principal], Awaitable[dict[uuid.UUID, str]]]
+    # What the user holds now: item id -> change marker (version, status); only ``ids``
+    # when given. Light: no details.
+    assigned: Callable[[Principal, list[uuid.UUID] | None], Awaitable[dict[uuid.UUID, str]]]
+    # Items of this kind anyone changed after a moment: id -> updated_at, at most ``limit``.
+    changed_since: Callable[[dt.datetime, int], Awaitable[dict[uuid.UUID, dt.datetime]]]
     # Render items (missing ids: no longer visible).
     details: Callable[[Principal, list[uuid.UUID]], Awaitable[dict[uuid.UUID, Any]]]
 
@@ -73,28 +95,40 @@ def decode_cursor(cursor: str | None) -> int:
 
 
 Key = tuple[str, uuid.UUID]
+# Which items to compare: kind -> ids, or None for everything.
+Scope = dict[str, list[uuid.UUID]] | None
 
 
-async def _current(principal: Principal) -> dict[Key, str]:
+async def _current(principal: Principal, scope: Scope) -> dict[Key, str]:
     held: dict[Key, str] = {}
     for kind, source in sources().items():
-        for item_id, marker in (await source.assigned(principal)).items():
+        ids = None if scope is None else scope.get(kind, [])
+        if ids == []:
+            continue
+        for item_id, marker in (await source.assigned(principal, ids)).items():
             held[(kind, item_id)] = marker
     return held
 
 
-async def _entries(user_id: uuid.UUID) -> dict[Key, tuple[str, bool]]:
-    rows = (
-        await MobileWorkEntry.select(
-            MobileWorkEntry.kind,
-            MobileWorkEntry.item_id,
-            MobileWorkEntry.marker,
-            MobileWorkEntry.present,
-        )
-        .where(MobileWorkEntry.user_id == user_id)
-        .run()
-    )
-    return {(r["kind"], uuid.UUID(str(r["item_id"]))): (r["marker"], r["present"]) for r in rows}
+async def _entries(user_id: uuid.UUID, scope: Scope) -> dict[Key, tuple[str, bool]]:
+    query = MobileWorkEntry.select(
+        MobileWorkEntry.kind,
+        MobileWorkEntry.item_id,
+        MobileWorkEntry.marker,
+        MobileWorkEntry.present,
+    ).where(MobileWorkEntry.user_id == user_id)
+    if scope is not None:
+        ids = [i for kind_ids in scope.values() for i in kind_ids]
+        if not ids:
+            return {}
+        query = query.where(MobileWorkEntry.item_id.is_in(ids))
+    known = {
+        (r["kind"], uuid.UUID(str(r["item_id"]))): (r["marker"], r["present"])
+        for r in await query.run()
+    }
+    if scope is None:
+        return known
+    return {k: v for k, v in known.items() if k[1] in scope.get(k[0], [])}
 
 
 def _diff(held: dict[Key, str], known: dict[Key, tuple[str, bool]]) -> list[tuple[Key, str, bool]]:
@@ -118,70 +152,225 @@ async def _lock_user(user_id: uuid.UUID) -> None:
         ).run()
 
 
-async def refresh(principal: Principal) -> None:
-    """Record every change of the user's work since the last call (none: no write)."""
-    held = await _current(principal)
-    if not _diff(held, await _entries(principal.user_id)):
-        return
-    async with write_tx():
-        await _lock_user(principal.user_id)
-        # Again under the lock: another request of the same user may have recorded them.
-        held = await _current(principal)
-        changes = _diff(held, await _entries(principal.user_id))
-        if not changes:
-            return
-        top = (
-            await MobileWorkEntry.select(MobileWorkEntry.seq)
-            .where(MobileWorkEntry.user_id == principal.user_id)
-            .order_by(MobileWorkEntry.seq, ascending=False)
-            .first()
+async def _feed(user_id: uuid.UUID) -> dict[str, Any] | None:
+    row: dict[str, Any] | None = (
+        await MobileWorkFeed.select(MobileWorkFeed.checked_at, MobileWorkFeed.reconciled_at)
+        .where(MobileWorkFeed.user_id == user_id)
+        .first()
+        .run()
+    )
+    return row
+
+
+async def _record(user_id: uuid.UUID, changes: list[tuple[Key, str, bool]]) -> None:
+    """Give each change the user's next sequence number."""
+    top = (
+        await MobileWorkEntry.select(MobileWorkEntry.seq)
+        .where(MobileWorkEntry.user_id == user_id)
+        .order_by(MobileWorkEntry.seq, ascending=False)
+        .first()
+        .run()
+    )
+    seq = int(top["seq"]) if top else 0
+    now = clock.now()
+    for (kind, item_id), marker, present in changes:
+        seq += 1
+        updated = (
+            await MobileWorkEntry.update(
+                {
+                    MobileWorkEntry.marker: marker,
+                    MobileWorkEntry.present: present,
+                    MobileWorkEntry.seq: seq,
+                    MobileWorkEntry.changed_at: now,
+                }
+            )
+            .where(
+                (MobileWorkEntry.user_id == user_id)
+                & (MobileWorkEntry.kind == kind)
+                & (MobileWorkEntry.item_id == item_id)
+            )
+            .returning(MobileWorkEntry.id)
             .run()
         )
-        seq = int(top["seq"]) if top else 0
-        now = clock.now()
-        for (kind, item_id), marker, present in changes:
-            seq += 1
-            updated = (
-                await MobileWorkEntry.update(
-                    {
-                        MobileWorkEntry.marker: marker,
-                        MobileWorkEntry.present: present,
-                        MobileWorkEntry.seq: seq,
-                        MobileWorkEntry.changed_at: now,
-                    }
+        if not updated:
+            await MobileWorkEntry.insert(
+                MobileWorkEntry(
+                    id=uuid.uuid4(),
+                    user_id=user_id,
+                    kind=kind,
+                    item_id=item_id,
+                    marker=marker,
+                    present=present,
+                    seq=seq,
+                    changed_at=now,
                 )
-                .where(
-                    (MobileWorkEntry.user_id == principal.user_id)
-                    & (MobileWorkEntry.kind == kind)
-                    & (MobileWorkEntry.item_id == item_id)
-                )
-                .returning(MobileWorkEntry.id)
-                .run()
-            )
-            if not updated:
-                await MobileWorkEntry.insert(
-                    MobileWorkEntry(
-                        id=uuid.uuid4(),
-                        user_id=principal.user_id,
-                        kind=kind,
-                        item_id=item_id,
-                        marker=marker,
-                        present=present,
-                        seq=seq,
-                        changed_at=now,
-                    )
-                ).run()
+            ).run()
 
 
-async def changes_since(principal: Principal, *, since: int, limit: int) -> s.WorkPage:
-    await refresh(principal)
+async def _mark_checked(user_id: uuid.UUID, now: dt.datetime, *, reconciled: bool) -> None:
+    values: dict[Any, Any] = {MobileWorkFeed.checked_at: now}
+    if reconciled:
+        values[MobileWorkFeed.reconciled_at] = now
+    updated = (
+        await MobileWorkFeed.update(values)
+        .where(MobileWorkFeed.user_id == user_id)
+        .returning(MobileWorkFeed.id)
+        .run()
+    )
+    if not updated:
+        await MobileWorkFeed.insert(
+            MobileWorkFeed(id=uuid.uuid4(), user_id=user_id, checked_at=now, reconciled_at=now)
+        ).run()
+
+
+async def _compare(principal: Principal, scope: Scope, *, now: dt.datetime, mark: bool) -> bool:
+    """Record every difference between what the user holds and was told, within ``scope``.
+
+    True when some change was recorded.
+    """
+    user_id = principal.user_id
+    if not mark and not _diff(await _current(principal, scope), await _entries(user_id, scope)):
+        return False
+    async with write_tx():
+        await _lock_user(user_id)
+        # Again under the lock: another request of the same user may have recorded them.
+        changes = _diff(await _current(principal, scope), await _entries(user_id, scope))
+        if changes:
+            await _record(user_id, changes)
+        if mark:
+            await _mark_checked(user_id, now, reconciled=scope is None)
+    return bool(changes)
+
+
+News = dict[str, dict[uuid.UUID, dt.datetime]]
+
+
+async def _probe(moments: list[dt.datetime]) -> dict[dt.datetime, News | None]:
+    """For each moment, per kind, the items changed after it (None: too many to compare).
+
+    One query per kind serves every moment: the latest changes after the earliest moment.
+    """
+    earliest = min(moments)
+    latest: dict[str, dict[uuid.UUID, dt.datetime]] = {}
+    for kind, source in sources().items():
+        latest[kind] = await source.changed_since(earliest, MAX_CHANGED + 1)
+    answers: dict[dt.datetime, News | None] = {}
+    for moment in moments:
+        news: News = {}
+        for kind, changed in latest.items():
+            after = {i: at for i, at in changed.items() if at > moment}
+            # Cut off and all newer than the moment: more changes may lie beyond the cut.
+            cut = len(changed) > MAX_CHANGED and all(at > moment for at in changed.values())
+            if cut or len(after) > MAX_CHANGED:
+                break
+            if after:
+                news[kind] = after
+        else:
+            answers[moment] = news
+            continue
+        answers[moment] = None
+    return answers
+
+
+# Concurrent polls share the probe (each one started after the poll asked).
+_probes: Batcher[dt.datetime, News | None] = Batcher(_probe)
+
+
+async def _news(since: dt.datetime) -> News | None:
+    """Per kind, the items changed after ``since``; None when there are too many to compare."""
+    return await _probes.get(since)
+
+
+_UNREAD: Any = object()
+
+
+async def refresh(principal: Principal, *, full: bool = False, feed: Any = _UNREAD) -> bool:
+    """Record every change of the user's work since the last call (none: no write).
+
+    ``feed``: the user's feed row if already read (None: there is none). True when some
+    change was recorded.
+    """
+    now = clock.now()
+    if feed is _UNREAD:
+        feed = await _feed(principal.user_id)
+    if (
+        full
+        or feed is None
+        # The clock went back (tests travel in time): the stored moments mean nothing.
+        or not feed["reconciled_at"] <= now < feed["reconciled_at"] + RECONCILE_EVERY
+        or feed["checked_at"] > now
+    ):
+        return await _compare(principal, None, now=now, mark=True)
+    news = await _news(feed["checked_at"] - COMMIT_MARGIN)
+    if news == {}:
+        return False
+    # Move the window on at most once per margin: changes it still covers are compared
+    # again (finding nothing) rather than writing the feed row on every poll.
+    mark = now - feed["checked_at"] >= COMMIT_MARGIN
+    scope = None if news is None else {kind: sorted(ids, key=str) for kind, ids in news.items()}
+    return await _compare(principal, scope, now=now, mark=mark)
+
+
+# The poll of a phone with a cursor: its feed row and the entries after the cursor, in one
+# query (plain SQL: the ORM's query building would cost more than the query).
+POLL_SQL = (
+    "SELECT f.checked_at, f.reconciled_at, e.seq, e.kind, e.item_id, e.present"
+    " FROM mobile_work_feed f LEFT JOIN ("
+    " SELECT seq, kind, item_id, present FROM mobile_work_entry"
+    " WHERE user_id = {} AND seq > {} ORDER BY seq LIMIT {}"
+    ") e ON 1 = 1 WHERE f.user_id = {}"
+)
+
+
+def _moment(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+async def _poll(
+    user_id: uuid.UUID, since: int, count: int
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    rows = await MobileWorkFeed.raw(POLL_SQL, user_id, since, count, user_id).run()
+    if not rows:
+        return None, []
+    feed = {
+        "checked_at": _moment(rows[0]["checked_at"]),
+        "reconciled_at": _moment(rows[0]["reconciled_at"]),
+    }
+    entries = [
+        {
+            "seq": int(r["seq"]),
+            "kind": str(r["kind"]),
+            "item_id": uuid.UUID(str(r["item_id"])),
+            "present": bool(r["present"]),
+        }
+        for r in rows
+        if r["seq"] is not None
+    ]
+    return feed, sorted(entries, key=lambda e: e["seq"])
+
+
+async def _entries_after(user_id: uuid.UUID, since: int, count: int) -> list[dict[str, Any]]:
     query = MobileWorkEntry.select(
         MobileWorkEntry.kind, MobileWorkEntry.item_id, MobileWorkEntry.present, MobileWorkEntry.seq
-    ).where((MobileWorkEntry.user_id == principal.user_id) & (MobileWorkEntry.seq > since))
+    ).where((MobileWorkEntry.user_id == user_id) & (MobileWorkEntry.seq > since))
     if since == 0:
         # A first sync has nothing to remove.
         query = query.where(MobileWorkEntry.present.eq(True))
-    rows = await query.order_by(MobileWorkEntry.seq).limit(limit + 1).run()
+    rows: list[dict[str, Any]] = await query.order_by(MobileWorkEntry.seq).limit(count).run()
+    return rows
+
+
+async def changes_since(principal: Principal, *, since: int, limit: int) -> s.WorkPage:
+    rows: list[dict[str, Any]] | None = None
+    if since == 0:
+        # A sync from scratch compares everything: the cheap path relies on a recent one.
+        await refresh(principal, full=True)
+    else:
+        feed, rows = await _poll(principal.user_id, since, limit + 1)
+        if await refresh(principal, feed=feed) or feed is None:
+            rows = None  # read before the changes just recorded
+    if rows is None:
+        rows = await _entries_after(principal.user_id, since, limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
     wanted: dict[str, list[uuid.UUID]] = {}

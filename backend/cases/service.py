@@ -177,6 +177,59 @@ async def list_cases(
     return out, await count.run()
 
 
+async def held_case_markers(
+    *,
+    principal: Principal,
+    team_ids: Sequence[uuid.UUID],
+    excluded_statuses: Sequence[str],
+    ids: Sequence[uuid.UUID] | None = None,
+) -> dict[uuid.UUID, tuple[int, str]]:
+    """(version, status) of the cases the principal's officer or teams hold and may act on.
+
+    Held: assigned to the officer, or to one of ``team_ids``; in the principal's own scope
+    (a case transferred to another unit, or only shared read-only, is not held); status not
+    in ``excluded_statuses``. Light: no officer lists or deadlines. ``ids`` restricts it.
+    """
+    if principal.officer_id is None or (ids is not None and not ids):
+        return {}
+    assigned = CaseOfficer.select(CaseOfficer.case).where(
+        (CaseOfficer.officer == principal.officer_id) & CaseOfficer.removed_at.is_null()
+    )
+    if ids is not None:
+        assigned = assigned.where(CaseOfficer.case.is_in(list(ids)))
+    case_ids = {r["case"] for r in await assigned.run()}
+    holder: Any = Case.id.is_in(list(case_ids)) if case_ids else None
+    if team_ids:
+        by_team = Case.team.is_in(list(team_ids))
+        holder = by_team if holder is None else holder | by_team
+    if holder is None:
+        return {}
+    query = Case.select(Case.id, Case.version, Case.status).where(
+        holder
+        & Case.org_unit.is_in(list(principal.scope_org_ids) or [uuid.UUID(int=0)])
+        & Case.status.not_in(list(excluded_statuses))
+    )
+    if ids is not None:
+        query = query.where(Case.id.is_in(list(ids)))
+    return {uuid.UUID(str(r["id"])): (r["version"], r["status"]) for r in await query.run()}
+
+
+async def cases_changed_since(*, since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
+    """Ids and ``updated_at`` of cases changed after ``since`` (any unit): the latest ``limit``.
+
+    Every change of a case (transitions, assignment, transfer) bumps its indexed
+    ``updated_at``: with nothing new this is one empty index probe.
+    """
+    # Plain SQL: phones poll this all day, and the ORM's query building costs more than it.
+    rows = await Case.raw(
+        "SELECT id, updated_at FROM enforcement_case WHERE updated_at > {}"
+        " ORDER BY updated_at DESC LIMIT {}",
+        since,
+        limit,
+    ).run()
+    return {uuid.UUID(str(r["id"])): r["updated_at"] for r in rows}
+
+
 # ---------------------------------------------------------------------------
 # Facts for the preconditions
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -89,17 +90,31 @@ class AccessClaims:
     device_id: str | None
 
 
-def decode_access_token(raw: str, *, secret: str) -> AccessClaims:
-    """Check signature and expiry (against the system clock, which tests can move)."""
+@functools.lru_cache(maxsize=4096)
+def _signed_claims(raw: str, secret: str) -> dict[str, Any] | None:
+    """The claims of a token whose signature holds (None if it does not); read-only.
+
+    Cached: a token's signature and claims never change, and checking them costs more than
+    the rest of a small request (a phone polls with the same token for 15 minutes). Expiry
+    and the session's state are still checked on every request.
+    """
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             raw,
             secret,
             algorithms=[JWT_ALGORITHM],
             options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp"]},
         )
     except jwt.PyJWTError:
-        raise Unauthorized("access token is not valid", code="auth.invalid_token") from None
+        return None
+    return claims
+
+
+def decode_access_token(raw: str, *, secret: str) -> AccessClaims:
+    """Check signature and expiry (against the system clock, which tests can move)."""
+    claims = _signed_claims(raw, secret)
+    if claims is None:
+        raise Unauthorized("access token is not valid", code="auth.invalid_token")
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp <= clock.now().timestamp() or claims.get("typ") != "access":
         raise Unauthorized("access token has expired", code="auth.token_expired")

@@ -142,9 +142,19 @@ async def write_tx() -> AsyncIterator[None]:
         yield
 
 
+async def _keep_session(connection: Any) -> None:
+    """Reset nothing more when a connection goes back to the pool.
+
+    asyncpg still rolls back an open transaction; its default reset query (RESET ALL,
+    UNLISTEN, CLOSE, advisory unlock) would add a round trip to every query, and this
+    application sets no session state: no SET, LISTEN, cursors or session-level locks
+    (only transaction-level advisory locks, released at commit).
+    """
+
+
 async def start_pool(engine: Engine[Any], *, max_size: int = 10) -> None:
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=max_size)
+        await engine.start_connection_pool(min_size=1, max_size=max_size, reset=_keep_session)
 
 
 async def close_pool(engine: Engine[Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -226,6 +227,64 @@ async def tasks_for_officer(
         .order_by(InspectionTask.id)
         .limit(limit)
         .run()
+    )
+    return await _decorate(rows)
+
+
+async def task_markers_for_officer(
+    *, officer_id: uuid.UUID, statuses: Sequence[str], ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, tuple[int, str]]:
+    """(version, status) of the tasks in ``statuses`` whose current team includes the officer.
+
+    One light query (no inspector or result lists): what a phone's work list holds now.
+    ``ids`` restricts it to those tasks.
+    """
+    query = TaskInspector.select(
+        TaskInspector.task.as_alias("id"),
+        TaskInspector.task.version.as_alias("version"),
+        TaskInspector.task.status.as_alias("status"),
+    ).where(
+        (TaskInspector.officer == officer_id)
+        & TaskInspector.active.eq(True)
+        & TaskInspector.task.status.is_in(list(statuses))
+    )
+    if ids is not None:
+        if not ids:
+            return {}
+        query = query.where(TaskInspector.task.is_in(list(ids)))
+    return {uuid.UUID(str(r["id"])): (r["version"], r["status"]) for r in await query.run()}
+
+
+async def tasks_changed_since(*, since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
+    """Ids and ``updated_at`` of tasks changed after ``since`` (any team): the latest ``limit``.
+
+    Every change of a task (check-in, results, a replaced inspector) bumps ``updated_at``,
+    which is indexed: with nothing new this is one empty index probe.
+    """
+    # Plain SQL: phones poll this all day, and the ORM's query building costs more than it.
+    rows = await InspectionTask.raw(
+        "SELECT id, updated_at FROM inspection_task WHERE updated_at > {}"
+        " ORDER BY updated_at DESC LIMIT {}",
+        since,
+        limit,
+    ).run()
+    return {uuid.UUID(str(r["id"])): r["updated_at"] for r in rows}
+
+
+async def officer_tasks(*, principal: Principal, ids: Sequence[uuid.UUID]) -> list[s.TaskOut]:
+    """The tasks among ``ids`` whose current team includes the principal's officer."""
+    if principal.officer_id is None or not ids:
+        return []
+    on_team = TaskInspector.select(TaskInspector.task).where(
+        (TaskInspector.officer == principal.officer_id)
+        & TaskInspector.active.eq(True)
+        & TaskInspector.task.is_in(list(ids))
+    )
+    task_ids = [r["task"] for r in await on_team.run()]
+    if not task_ids:
+        return []
+    rows = (
+        await InspectionTask.select(*_task_columns()).where(InspectionTask.id.is_in(task_ids)).run()
     )
     return await _decorate(rows)
 

@@ -16,6 +16,7 @@ from backend.core.auth import (
     token_digest,
     verify_password,
 )
+from backend.core.batching import Batcher
 from backend.core.db import write_tx
 from backend.core.errors import TooManyRequests, Unauthorized
 from backend.orgs import schemas as s
@@ -341,6 +342,27 @@ async def revoke_device(*, principal: Principal, device_pk: uuid.UUID) -> s.Devi
     return next(d for d in devices if d.id == device_pk)
 
 
+SESSIONS_SQL = (
+    "SELECT s.id AS session_id, s.revoked_at, u.username, u.display_name, u.roles, u.active,"
+    " u.org_unit AS org_unit_id, o.path AS org_path, u.officer AS officer_id,"
+    " u.id AS user_id, d.device_id, d.revoked_at AS device_revoked"
+    ' FROM login_session s JOIN app_user u ON u.id = s."user"'
+    " JOIN org_unit o ON o.id = u.org_unit LEFT JOIN device d ON d.id = s.device"
+    " WHERE s.id IN ({})"
+)
+
+
+async def _sessions(ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Every authenticated request needs its session: plain SQL (building the joined select
+    through the ORM costs more than the query), one query for concurrent requests."""
+    sql = SESSIONS_SQL.format(", ".join("{}" for _ in ids))
+    rows = await LoginSession.raw(sql, *ids).run()
+    return {uuid.UUID(str(r["session_id"])): r for r in rows}
+
+
+_session_rows: Batcher[uuid.UUID, dict[str, Any]] = Batcher(_sessions)
+
+
 async def principal_for(
     *, user_id: str, session_id: str, device_id: str | None, address: str
 ) -> Principal | None:
@@ -350,24 +372,7 @@ async def principal_for(
         uid = uuid.UUID(user_id)
     except ValueError:
         return None
-    row: dict[str, Any] | None = (
-        await LoginSession.select(
-            LoginSession.revoked_at,
-            LoginSession.user.username.as_alias("username"),
-            LoginSession.user.display_name.as_alias("display_name"),
-            LoginSession.user.roles.as_alias("roles"),
-            LoginSession.user.active.as_alias("active"),
-            LoginSession.user.org_unit.as_alias("org_unit_id"),
-            LoginSession.user.org_unit.path.as_alias("org_path"),
-            LoginSession.user.officer.as_alias("officer_id"),
-            LoginSession.user.as_alias("user_id"),
-            LoginSession.device.device_id.as_alias("device_id"),
-            LoginSession.device.revoked_at.as_alias("device_revoked"),
-        )
-        .where(LoginSession.id == sid)
-        .first()
-        .run()
-    )
+    row = await _session_rows.get(sid)
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
     if uuid.UUID(str(row["user_id"])) != uid:

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -125,26 +126,61 @@ def serve(target: list[str], port: int, env: dict[str, str], log: Path) -> subpr
     raise RuntimeError(f"server on {port} did not start; see {log}")
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection sending GETs: a load generator much lighter than
+    httpx, whose own cost at 32 concurrent clients would otherwise be what gets measured."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        lines = [f"GET {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def get(self) -> int:
+        """Send the request, read the whole response; its status code."""
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 async def load(urls: list[tuple[str, dict[str, str]]]) -> tuple[float, float, int]:
     """CLIENTS clients each calling its URL for SECONDS: (requests/s, p99 ms, errors)."""
     latencies: list[float] = []
     errors = 0
+    connections = [Connection(u, h) for u, h in urls]
+    await asyncio.gather(*[c.open() for c in connections])
     stop = time.monotonic() + SECONDS
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
 
-    async def client(url: str, headers: dict[str, str], http: httpx.AsyncClient) -> None:
+    async def client(connection: Connection) -> None:
         nonlocal errors
         while time.monotonic() < stop:
             t0 = time.perf_counter()
-            response = await http.get(url, headers=headers)
+            status = await connection.get()
             latencies.append(time.perf_counter() - t0)
-            if response.status_code != 200:
+            if status != 200:
                 errors += 1
 
     started = time.monotonic()
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-        await asyncio.gather(*[client(u, h, http) for u, h in urls])
+    await asyncio.gather(*[client(c) for c in connections])
     took = time.monotonic() - started
+    for c in connections:
+        c.close()
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0
     return len(latencies) / took, p99, errors
