@@ -1,8 +1,13 @@
-"""Demo data for the app: every demo officer (officer1…officer6) holds an open case.
+"""Demo data for the app: every demo officer (officer1…officer6) holds an open inspection
+task and an open case.
 
-Each gets a simplified on-site penalty (a warning, served on the spot, so the case is
-open until it is executed) with a partner from the same team, through the cases
-service. Idempotent: an officer who already holds an open case gets nothing new.
+Tasks: the county's joint draw may pass an officer by (its ranking is random), so for each
+township team with a demo officer left without an open task, a small plan scoped to the
+township is published and drawn with the whole available team on one subject, through
+the inspections services (so it is as verifiable as any draw). Cases: each officer gets
+a simplified on-site penalty (a warning, served on the spot, so the case is open until it
+is executed) with a partner from the same team, through the cases service. Idempotent:
+an officer who already holds an open task or case gets nothing new.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from backend.core import clock
 from backend.core.errors import FieldcaseError
 from backend.demo import DemoContext
 from backend.demo.orgs import DEMO_USERS
+from backend.inspections import draws, tasks
+from backend.inspections import schemas as ins
+from backend.inspections import service as inspections
 from backend.matters import schemas as ms
 from backend.matters import service as matters
 from backend.orgs import service as orgs
@@ -55,7 +63,69 @@ async def _granted(ctx: DemoContext, matter: ms.MatterOut, unit_code: str) -> No
     )
 
 
+TASK_ITEM = "SC-SP-001"  # the demo's market inspection item (backend/inspections/demo.py)
+OPEN_TASK_STATUSES = ("assigned", "checked_in")
+
+
+async def _available(ctx: DemoContext, members: list[uuid.UUID], on: dt.date) -> list[uuid.UUID]:
+    """Team members a draw can take: on duty, with a market certificate valid on ``on``."""
+    valid = await orgs.valid_certificates(members, on)
+    out = []
+    for member in members:
+        officer = await orgs.get_officer(principal=ctx.principal, officer_id=member)
+        if officer.status == "on_duty" and any(
+            "market" in c.domains for c in valid.get(member, [])
+        ):
+            out.append(member)
+    return out
+
+
+async def _ensure_tasks(ctx: DemoContext) -> None:
+    """A township plan drawn with the whole team for each team whose demo officer has no task."""
+    lacking: dict[str, list[str]] = {}
+    for username, _, _, unit_code, officer_index in DEMO_USERS:
+        if not username.startswith("officer") or officer_index is None:
+            continue
+        held = await tasks.task_markers_for_officer(
+            officer_id=ctx.orgs.officers[officer_index], statuses=OPEN_TASK_STATUSES
+        )
+        if not held:
+            lacking.setdefault(unit_code, []).append(username)
+    today = clock.local_today()
+    for unit_code, usernames in sorted(lacking.items()):
+        code = f"JY-2026-YD-{unit_code.removeprefix('JY-')}"
+        plans = await inspections.list_plans(principal=ctx.principal)
+        if any(p.code == code for p in plans):
+            continue
+        team = await orgs.get_team(principal=ctx.principal, team_id=ctx.orgs.teams[unit_code])
+        available = await _available(ctx, [m.officer_id for m in team.members], today)
+        if len(available) < 2:
+            log.warning("demo: too few available officers for a task of %s", usernames)
+            continue
+        try:
+            plan = await inspections.create_plan(
+                principal=ctx.principal,
+                data=ins.PlanIn(
+                    code=code,
+                    name="移动端演示任务（本镇执法中队全员）",
+                    org_unit_id=ctx.orgs.units[unit_code],
+                    item_codes=[TASK_ITEM],
+                    planned_start=today,
+                    planned_end=today + dt.timedelta(days=30),
+                    scope_org_unit_ids=[ctx.orgs.units[unit_code]],
+                    counts={"A": 1, "B": 0, "C": 0, "D": 0, "flagged": 0},  # type: ignore[dict-item]
+                    team_size=len(available),
+                    inspector_team_ids=[ctx.orgs.teams[unit_code]],
+                ),
+            )
+            await inspections.publish_plan(principal=ctx.principal, plan_id=plan.id)
+            await draws.draw_plan(principal=ctx.principal, plan_id=plan.id, entropy="")
+        except FieldcaseError as exc:
+            log.warning("demo: no task for %s: %s", usernames, exc.detail)
+
+
 async def seed(ctx: DemoContext) -> None:
+    await _ensure_tasks(ctx)
     matter = await _demo_matter(ctx)
     for username, _, _, unit_code, officer_index in DEMO_USERS:
         if not username.startswith("officer") or officer_index is None:

@@ -9,6 +9,7 @@ from backend.audit.tables import AuditEvent
 from backend.core import clock
 from backend.demo import run_demo
 from backend.orgs.tables import Certificate, Grid, Officer, OrgUnit, Team, User
+from tests.mobile_helpers import device_login
 
 ROLES = {"officer", "squad_leader", "head", "supervisor", "legal_reviewer", "admin", "auditor"}
 
@@ -53,3 +54,15 @@ async def test_demo_county_is_complete_and_idempotent(client, db):  # type: igno
         "/api/v1/auth/login", json={"username": "leader1", "password": "demo-pass-1"}
     )
     assert response.status_code == 200, response.text
+
+    # Every demo officer can try the app at once: an open inspection task and an open case.
+    for n in range(1, 7):
+        phone = await device_login(client, f"officer{n}", password="demo-pass-1")
+        page = await client.get("/mobile/v1/work?limit=1000", headers=phone["headers"])
+        assert page.status_code == 200, page.text
+        items = page.json()["items"]
+        open_tasks = [
+            i for i in items if i["kind"] == "task" and "task.check_in" in i["next_actions"]
+        ]
+        open_cases = [i for i in items if i["kind"] == "case" and i["next_actions"]]
+        assert open_tasks and open_cases, (f"officer{n}", [(i["kind"], i["status"]) for i in items])
