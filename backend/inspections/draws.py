@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -93,16 +94,28 @@ async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
 
 
 async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -> Pool:
-    """Each stratum's eligible credit codes after the scope filters and the no-repeat window."""
+    """Each stratum's eligible credit codes after the scope filters and the no-repeat window.
+
+    A county of a million subjects is fixed in one scan that makes no row objects: the
+    database joins each stratum's codes into one newline-separated text (one ``FILTER``ed
+    aggregate per stratum, no sort), which Python splits, filters and sorts.
+    """
     units = await _subtree_ids([plan["org_unit"]])
     if plan["scope_org_unit_ids"]:
         wanted = set(await _subtree_ids(plan["scope_org_unit_ids"]))
         units = [u for u in units if u in wanted]
-    sql = (
-        "SELECT credit_code, CASE WHEN abnormal OR serious_violation THEN 'flagged' "
-        "ELSE risk_class END FROM subject "
+    names = [n for n in hashrank.STRATA if n in (plan["scope_risk_classes"] or hashrank.STRATA)]
+    joined = (
+        "group_concat(credit_code, char(10))" if is_sqlite() else "string_agg(credit_code, chr(10))"
     )
-    sql += "WHERE status = 'active'"
+    flagged = "(abnormal OR serious_violation)"
+    columns = ", ".join(
+        f"{joined} FILTER (WHERE {flagged})"
+        if name == "flagged"
+        else f"{joined} FILTER (WHERE NOT {flagged} AND risk_class = '{name}')"
+        for name in names
+    )
+    sql = f"SELECT {columns} FROM subject WHERE status = 'active'"
     params: list[Any] = []
     # A plan over every unit (the county's usual case) scans the table without an index.
     if not units or await OrgUnit.count().run() != len(units):
@@ -119,32 +132,40 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
         if values:
             sql += f" AND {column} IN {_in(values)}"
             params.extend(values)
-    rows = await fetch_rows(sql, params)
+    texts = (await fetch_rows(sql, params))[0]
 
     cutoff = clock.local_today() - dt.timedelta(days=plan["exclusion_days"])
     codes = list(items)
-    recent = await fetch_rows(
-        "SELECT DISTINCT r.subject_code FROM inspection_result r "
-        "JOIN inspection_task t ON r.task = t.id "
-        f"WHERE r.item_code IN {_in(codes)} AND r.drawn_on >= ? AND t.status != 'cancelled'",
-        [*codes, cutoff],
+    # Leaving out cancelled tasks without a join: SQLite then reads only the result index
+    # (a list of the few cancelled tasks), PostgreSQL makes it an anti join.
+    not_cancelled = (
+        "r.task NOT IN (SELECT id FROM inspection_task WHERE status = 'cancelled')"
+        if is_sqlite()
+        else "NOT EXISTS (SELECT 1 FROM inspection_task t "
+        "WHERE t.id = r.task AND t.status = 'cancelled')"
     )
-    excluded = {r[0] for r in recent}
-    wanted_strata = set(plan["scope_risk_classes"])
+    recent = (
+        await fetch_rows(
+            f"SELECT {joined.replace('credit_code', 'r.subject_code')} FROM inspection_result r "
+            f"WHERE r.item_code IN {_in(codes)} AND r.drawn_on >= ? AND {not_cancelled}",
+            [*codes, cutoff],
+        )
+    )[0][0]
+    excluded = set(recent.split("\n")) if recent else set()
     strata: dict[str, list[str]] = {}
-    for code, stratum in rows:
-        if code in excluded:
+    for name, text in zip(names, texts, strict=True):
+        if not text:
             continue
-        if wanted_strata and stratum not in wanted_strata:
-            continue
-        strata.setdefault(stratum, []).append(code)
-    for pool in strata.values():
-        pool.sort()
-    return Pool(
-        strata=strata,
-        sorted_ids=sorted(i for pool in strata.values() for i in pool),
-        excluded=len(excluded),
-    )
+        pool = text.split("\n")
+        if excluded:
+            pool = [code for code in pool if code not in excluded]
+        if pool:
+            pool.sort()
+            strata[name] = pool
+    # Sorting the concatenation of sorted runs is a merge.
+    everything = list(itertools.chain.from_iterable(strata.values()))
+    everything.sort()
+    return Pool(strata=strata, sorted_ids=everything, excluded=len(excluded))
 
 
 def quotas(
@@ -255,13 +276,14 @@ async def previous_leads(codes: list[str]) -> dict[str, str]:
 
 async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = "") -> s.DrawOut:
     """Run hashrank-v1 for a published plan; refuse (409) if any subject cannot be staffed."""
+    phases = _Phases()
     async with write_tx():
         plan = await scope.fetch(
             InspectionPlan, plan_id, principal, org_column=InspectionPlan.org_unit, what="plan"
         )
         target = check_transition(plan["status"], "draw")
         items = await items_by_code(list(plan["item_codes"]))
-        phases = _Phases()
+        phases.done("plan")
         pool = await subject_pool(plan, items)
         phases.done("pool")
         quota = quotas(plan, items, pool.strata)
@@ -321,23 +343,28 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             inspector_pool=inspectors,
         )
         # Compact UTF-8 JSON; msgspec writes a million-id pool several times faster than json.
-        text = msgspec.json.encode(record).decode("utf-8")
-        record_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        encoded = msgspec.json.encode(record)
+        record_sha256 = hashlib.sha256(encoded).hexdigest()
         phases.done("record")
-        await InspectionDraw.insert(
-            InspectionDraw(
-                id=draw_id,
-                plan=plan_id,
-                drawn_at=now,
-                actor=principal.actor,
-                pool_size=len(pool.sorted_ids),
-                selected=len(codes),
-                record_sha256=record_sha256,
-                record=text,
-            )
-        ).run()
+        await insert_rows(
+            "inspection_draw",
+            DRAW_COLUMNS,
+            [
+                (
+                    draw_id,
+                    plan_id,
+                    now,
+                    principal.actor,
+                    len(pool.sorted_ids),
+                    len(codes),
+                    record_sha256,
+                    encoded.decode("utf-8"),
+                )
+            ],
+        )
+        phases.done("persist record")
         await _create_tasks(plan, draw_id, order, assignments, now)
-        phases.done("persist")
+        phases.done("persist tasks")
         await (
             InspectionPlan.update(
                 {
@@ -365,6 +392,8 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             },
             org_unit_id=plan["org_unit"],
         )
+        phases.done("audit")
+    phases.done("commit")
     log.debug("draw %s of %d subjects: %s", draw_id, len(pool.sorted_ids), phases)
     return s.DrawOut(
         draw_id=draw_id,
@@ -433,6 +462,16 @@ async def _create_tasks(
     )
 
 
+DRAW_COLUMNS = (
+    "id",
+    "plan",
+    "drawn_at",
+    "actor",
+    "pool_size",
+    "selected",
+    "record_sha256",
+    "record",
+)
 TASK_COLUMNS = (
     "id",
     "plan",
