@@ -14,10 +14,27 @@ WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 ALLOWED = frozenset(ALPHABET)
 
 
+# Per position, each allowed character's weighted value: a bulk import checks a code with
+# 17 lookups in C (``map`` over these tables) instead of a Python loop.
+_WEIGHTED = tuple({ch: VALUES[ch] * w for ch in ALPHABET} for w in WEIGHTS)
+_lookup = dict.__getitem__
+
+
 def check_character(body: str) -> str:
     """The check character of the first 17 characters ``body``."""
     total = sum(map(operator.mul, map(VALUES.__getitem__, body), WEIGHTS))
     return ALPHABET[(31 - total % 31) % 31]
+
+
+def is_valid(code: str) -> bool:
+    """Whether ``code`` is a valid credit code (``problem`` says why not); fast."""
+    if len(code) != 18:
+        return False
+    try:
+        total = sum(map(_lookup, _WEIGHTED, code))
+    except KeyError:
+        return False
+    return ALPHABET[(31 - total % 31) % 31] == code[17]
 
 
 def problem(code: str) -> str | None:

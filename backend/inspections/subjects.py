@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -214,6 +215,71 @@ def _check_row(cells: list[str], at: dict[str, int], ctx: _Context) -> tuple[Any
     )
 
 
+MEMO_LIMIT = 100_000
+
+
+def _row_checker(at: dict[str, int], ctx: _Context) -> Callable[[list[str]], tuple[Any, ...]]:
+    """``_check_row`` for a whole file, several times faster on clean rows.
+
+    The columns with few distinct values (org unit, grid, risk class, flags, status) are
+    checked once per distinct combination and remembered; a row that fails any quick test
+    goes through ``_check_row``, which names its first problem.
+    """
+    (i_code, i_name, i_type, i_industry, i_address, i_lat, i_lon) = (at[f] for f in FIELDS[:7])
+    (i_unit, i_grid, i_risk, i_abnormal, i_serious, i_status) = (at[f] for f in FIELDS[7:])
+    (type_limit, industry_limit, address_limit) = (limit for _, limit in TEXT_LIMITS)
+    locked = ctx.locked_codes
+    is_valid = credit_code.is_valid
+    memo: dict[tuple[str, ...], tuple[Any, ...]] = {}
+
+    def check(cells: list[str]) -> tuple[Any, ...]:
+        code = cells[i_code].strip().upper()
+        name = cells[i_name].strip()
+        subject_type = cells[i_type].strip()
+        industry = cells[i_industry].strip()
+        address = cells[i_address].strip()
+        key = (
+            cells[i_unit],
+            cells[i_grid],
+            cells[i_risk],
+            cells[i_abnormal],
+            cells[i_serious],
+            cells[i_status],
+        )
+        common = memo.get(key)
+        if (
+            common is None
+            or not is_valid(code)
+            or code in locked
+            or not name
+            or len(name) > 200
+            or len(subject_type) > type_limit
+            or len(industry) > industry_limit
+            or len(address) > address_limit
+        ):
+            row = _check_row(cells, at, ctx)
+            if len(memo) < MEMO_LIMIT:
+                memo[key] = row[7:]
+            return row
+        lat = cells[i_lat].strip()
+        lon = cells[i_lon].strip()
+        try:
+            return (
+                code,
+                name,
+                subject_type,
+                industry,
+                address,
+                _coordinate(lat, "lat", 90) if lat else None,
+                _coordinate(lon, "lon", 180) if lon else None,
+                *common,
+            )
+        except ValueError:
+            return _check_row(cells, at, ctx)
+
+    return check
+
+
 def _checked_rows(
     path: Path, ctx: _Context
 ) -> Iterator[tuple[int, tuple[Any, ...] | None, str | None]]:
@@ -232,13 +298,14 @@ def _checked_rows(
     width = len(header)
     at = {field: cols.get(field, width) for field in FIELDS}
     padding = [""] * (width + 1)
+    check = _row_checker(at, ctx)
     for line, cells in enumerate(rows, start=2):
         if len(cells) <= width:
             cells = cells + padding[len(cells) :]
         if not any(cells):
             continue
         try:
-            yield line, _check_row(cells, at, ctx), None
+            yield line, check(cells), None
         except ValueError as exc:
             yield line, None, str(exc)
 
@@ -335,6 +402,27 @@ async def import_subjects(
     return s.ImportReport(rows=rows, inserted=inserted, updated=rows - inserted, applied=True)
 
 
+def ordered_ids(count: int) -> list[str]:
+    """``count`` new UUIDs in increasing order (the UUIDv7 layout: milliseconds, random bits).
+
+    New subjects then land at the end of the primary-key index instead of on random pages,
+    which is what keeps a million-row import fast on both databases.
+    """
+    millis = int(clock.now().timestamp() * 1000) & ((1 << 48) - 1)
+    high = (millis << 80) | (0x7 << 76) | (secrets.randbits(12) << 64) | (0b10 << 62)
+    first = high | secrets.randbits(40)
+    out = []
+    for value in range(first, first + count):
+        h = f"{value:032x}"
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
+
+
+# SQLite's page cache for one import transaction (KiB): the subject indexes of a million
+# rows do not fit the default 2 MB, and every miss is a read from the file.
+SQLITE_IMPORT_CACHE_KIB = 256 * 1024
+
+
 async def upsert_rows(rows: list[tuple[Any, ...]], now: Any) -> None:
     """Insert or update ``rows`` by credit code on the current transaction's connection."""
     if not rows:
@@ -344,17 +432,22 @@ async def upsert_rows(rows: list[tuple[Any, ...]], now: Any) -> None:
     connection = transaction.connection
     columns = ", ".join(COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in UPDATED_ON_CONFLICT)
+    ids = ordered_ids(len(rows))
     if is_sqlite():
         stamp = str(now)
-        records = [(str(uuid.uuid4()), *row, stamp, stamp) for row in rows]
+        records = [(i, *row, stamp, stamp) for i, row in zip(ids, rows, strict=True)]
         marks = ", ".join("?" for _ in COLUMNS)
+        await connection.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
         await connection.executemany(
             f"INSERT INTO subject ({columns}) VALUES ({marks}) "
             f"ON CONFLICT (credit_code) DO UPDATE SET {updates}",
             records,
         )
         return
-    pg_records = [(uuid.uuid4(), *row[:7], uuid.UUID(row[7]), *row[8:], now, now) for row in rows]
+    pg_records = [
+        (i, *row[:7], uuid.UUID(row[7]), *row[8:], now, now)
+        for i, row in zip(ids, rows, strict=True)
+    ]
     await connection.execute(
         "CREATE TEMP TABLE IF NOT EXISTS subject_import "
         "(LIKE subject INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
