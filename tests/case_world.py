@@ -84,6 +84,28 @@ class Api:
         return response.json()
 
 
+async def upload_recording(
+    client: Any, user: str, case_id: str, data: bytes, *, captured_at: str
+) -> str:
+    """A video of the case through the real evidence flow (the phone's calls): declare it,
+    PUT the bytes to the store's presigned URL, complete; the item comes back sealed."""
+    from tests.evidence_kit import declaration, put_single
+
+    headers = await login(client, user)
+    body = declaration(
+        data, uuid.UUID(case_id), kind="video", content_type="video/mp4",
+        captured_at=captured_at, target_kind="case",
+    )  # fmt: skip
+    created = await client.post("/mobile/v1/evidence", headers=headers, json=body)
+    assert created.status_code == 201, created.text
+    evidence_id = str(created.json()["evidence_id"])
+    put = await put_single(client, created.json()["upload"], data)
+    assert put.status_code == 200, put.text
+    done = await client.post(f"/mobile/v1/evidence/{evidence_id}/complete", headers=headers)
+    assert done.status_code == 200 and done.json()["status"] == "sealed", done.text
+    return evidence_id
+
+
 async def recording_for(
     case_id: str, org_unit_id: uuid.UUID, *, store: Any = None, data: bytes = b"mp4"
 ) -> str:

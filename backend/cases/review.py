@@ -161,7 +161,8 @@ async def precheck(case_id: uuid.UUID, *, row: dict[str, Any] | None = None) -> 
 
 
 async def _has_recording(evidence_ids: tuple[str, ...]) -> bool:
-    """A recording: an attached evidence item that is audio or video (when evidence is known)."""
+    """A recording: an attached, sealed, not withdrawn audio or video item (when the evidence
+    domain is installed)."""
     if not evidence_ids:
         return False
     try:
@@ -174,9 +175,12 @@ async def _has_recording(evidence_ids: tuple[str, ...]) -> bool:
             ids.append(uuid.UUID(e))
         except ValueError:
             continue
-    rows = await Evidence.select(Evidence.kind, Evidence.withdrawn_at).where(Evidence.id.is_in(
-        ids or [uuid.UUID(int=0)]))  # fmt: skip
-    return any(r["kind"] in ("video", "audio") and r["withdrawn_at"] is None for r in rows)
+    rows = await Evidence.select(Evidence.kind, Evidence.status, Evidence.withdrawn_at).where(
+        Evidence.id.is_in(ids or [uuid.UUID(int=0)]))  # fmt: skip
+    return any(
+        r["kind"] in ("video", "audio") and r["status"] == "sealed" and r["withdrawn_at"] is None
+        for r in rows
+    )
 
 
 def _to_out(row: dict[str, Any]) -> ReviewOut:

@@ -939,6 +939,31 @@ async def propose_penalty(
     return await get_case(principal=principal, case_id=case_id)
 
 
+async def _check_case_evidence(case_id: uuid.UUID, evidence_ids: Sequence[uuid.UUID]) -> None:
+    """Only evidence of this case (taken for it, or attached to it later) goes on its actions."""
+    if not evidence_ids:
+        return
+    try:
+        from backend.evidence import service as evidence
+        from backend.evidence.tables import Evidence
+    except ImportError:  # the evidence domain is not installed
+        return
+    rows = await (
+        Evidence.select(Evidence.id)
+        .where(Evidence.id.is_in(list(evidence_ids)))
+        .where((Evidence.target_kind == "case") & (Evidence.target_id == case_id))
+        .run()
+    )
+    ours = {str(r["id"]) for r in rows} | {
+        str(i) for i in await evidence.linked_evidence_ids(case_id)
+    }
+    foreign = [str(i) for i in evidence_ids if str(i) not in ours]
+    if foreign:
+        raise BadRequest(
+            f"not evidence of this case: {', '.join(foreign)}", code="case.evidence_not_of_case"
+        )
+
+
 async def record_action(
     *, principal: Principal, case_id: uuid.UUID, data: s.ActionIn
 ) -> s.ActionOut:
@@ -954,6 +979,7 @@ async def record_action(
             what="recording an action",
         )  # fmt: skip
         await _check_officers_visible(principal, data.officer_ids)
+        await _check_case_evidence(case_id, data.evidence_ids)
         await CaseAction.insert(
             CaseAction(
                 id=action_id,
@@ -1004,6 +1030,7 @@ async def attach_action_evidence(
         )
         if action is None:
             raise NotFound("action not found", code="case_action.not_found")
+        await _check_case_evidence(case_id, evidence_ids)
         merged = list(dict.fromkeys([*(action["evidence_ids"] or []), *map(str, evidence_ids)]))
         await (
             CaseAction.update({CaseAction.evidence_ids: merged})

@@ -17,7 +17,7 @@ from backend.core import clock
 from backend.core.auth import system_principal
 from backend.core.errors import NotFound
 from backend.evidence import service as evidence
-from tests.case_world import Api, build_case_world, recording_for
+from tests.case_world import Api, build_case_world, recording_for, upload_recording
 from tests.factories import login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -103,11 +103,28 @@ async def test_general_procedure_from_lead_to_closed_case(client, db):
         assert (await api.get("leader_a", f"/cases/{cid}"))["status"] == "investigating"
 
     with clock.travel_to(at("2026-09-04")):
+        # The seizure's video, uploaded from the officer's phone and sealed by the evidence
+        # domain (local store), is attached to the seizure: the veto item goes away.
+        video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
+        evidence_id = await upload_recording(
+            client, "officer_a", cid, video, captured_at="2026-09-02T02:00:00Z"
+        )
+        # Evidence of no case (or another case) cannot be attached.
+        foreign = await api.post(
+            "officer_a", f"/cases/{cid}/actions/{seizure['id']}/evidence",
+            {"evidence_ids": [str(uuid.uuid4())]}, expect=400,
+        )  # fmt: skip
+        assert foreign["code"] == "case.evidence_not_of_case"
         await api.post(
             "officer_a",
             f"/cases/{cid}/actions/{seizure['id']}/evidence",
-            {"evidence_ids": [await recording_for(cid, w.town_a)]},
+            {"evidence_ids": [evidence_id]},
         )
+        file = await api.get("officer_a", f"/cases/{cid}/file")
+        assert [(e["id"], e["sha256"], e["status"]) for e in file["evidence"]] == [
+            (evidence_id, hashlib.sha256(video).hexdigest(), "sealed")
+        ]
+        assert "evidence.sealed" in [c["action"] for c in file["evidence"][0]["custody"]]
         second = await api.post("officer_a", f"/cases/{cid}/reviews", expect=201)
         assert second["precheck"] == []
         passed = await api.post("legal", f"/legal-reviews/{second['id']}/pass", {"opinion": "同意"})
