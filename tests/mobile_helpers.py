@@ -5,7 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from backend.cases import schemas as cs
+from backend.cases import service as cases
 from backend.core import clock
+from backend.core.auth import system_principal
+from backend.matters import schemas as ms
+from backend.matters import service as matters
 from tests.factories import PASSWORD, World
 
 
@@ -28,12 +33,31 @@ async def device_login(
     return body
 
 
-def record_body(world: World, **changes: Any) -> dict[str, Any]:
-    """A 现场检查笔录 on a task, signed by the party, by the two first officers of town A."""
+async def onsite_case(world: World) -> uuid.UUID:
+    """A case of township A, filed directly, to write on-site records against."""
+    sysp = system_principal("test")
+    matter = await matters.create_matter(
+        principal=sysp,
+        data=ms.MatterIn(
+            code=f"M-ONS-{uuid.uuid4().hex[:6].upper()}",
+            name="现场检查测试事项",
+            category="penalty",
+            domain="market",
+        ),
+    )
+    case = await cases.file_case(
+        principal=sysp,
+        data=cs.CaseFileIn(matter_id=matter.id, org_unit_id=world.town_a, subject_name="某店"),
+    )
+    return case.id
+
+
+def record_body(world: World, case_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
+    """A 现场检查笔录 on a case, signed by the party, by the two first officers of town A."""
     body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "kind": "inspection",
-        "task_id": str(uuid.uuid4()),
+        "case_id": str(case_id),
         "place": "甲镇工业园 3 号",
         "started_at": clock.iso(clock.now()),
         "officer_ids": [str(o) for o in world.officers_a[:2]],

@@ -2,7 +2,9 @@
 
 Rules: at least 2 officers, each with an enforcement certificate valid on the day
 of the action; the party signs (a signature image held in evidence) or refuses,
-and a refusal must be backed by an audio/video recording (evidence).
+and a refusal must be backed by an audio/video recording (evidence). The record's task
+or case must be one the writer may act on, checked by the same ``evidence_targets``
+resolvers of the domain registry that evidence uses (404 otherwise).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from backend.core import clock, scope
 from backend.core.auth import Principal
 from backend.core.db import write_tx
 from backend.core.errors import BadRequest, Conflict, NotFound
+from backend.domains import collect
 from backend.onsite import schemas as s
 from backend.onsite.tables import OnsiteRecord
 from backend.orgs.service import valid_certificates
@@ -114,11 +117,24 @@ async def _check_officers(officer_ids: list[uuid.UUID], on: dt.date) -> None:
         )
 
 
+async def _check_target(principal: Principal, kind: str, target_id: uuid.UUID) -> None:
+    """The task or case exists and is the principal's to act on (NotFound otherwise)."""
+    for resolvers in collect("evidence_targets"):
+        if kind in resolvers:
+            await resolvers[kind](principal, target_id)
+            return
+    raise BadRequest(f"no domain resolves a {kind!r} target", code="onsite_record.target")
+
+
 async def create_record(
     *, principal: Principal, data: s.OnsiteRecordIn, device_time: dt.datetime | None = None
 ) -> s.OnsiteRecordOut:
     if (data.task_id is None) == (data.case_id is None):
         raise BadRequest("give exactly one of task_id or case_id", code="onsite_record.target")
+    if data.task_id is not None:
+        await _check_target(principal, "task", data.task_id)
+    if data.case_id is not None:
+        await _check_target(principal, "case", data.case_id)
     if data.started_at.tzinfo is None:
         raise BadRequest("started_at needs a UTC offset", code="onsite_record.naive_time")
     if data.ended_at is not None and data.ended_at < data.started_at:

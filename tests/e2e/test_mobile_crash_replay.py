@@ -20,7 +20,7 @@ from backend.onsite.tables import OnsiteRecord
 from mobile_api.tables import MobileOperation
 from tests.conftest import free_port
 from tests.factories import PASSWORD, build_world
-from tests.mobile_helpers import record_body
+from tests.mobile_helpers import onsite_case, record_body
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +56,7 @@ def _start_server(db_url: str, tmp_path: Path, port: int) -> subprocess.Popen[by
 
 async def test_kill_9_mid_batch_then_replay_applies_every_operation_once(db, engine, tmp_path):
     world = await build_world()
+    case_id = await onsite_case(world)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = _start_server(db.url_text, tmp_path, port)
@@ -71,7 +72,7 @@ async def test_kill_9_mid_batch_then_replay_applies_every_operation_once(db, eng
                 {
                     "idempotency_key": str(uuid.uuid4()),
                     "op": "onsite_record.create",
-                    "body": record_body(world),
+                    "body": record_body(world, case_id),
                 }
                 for _ in range(200)
             ]

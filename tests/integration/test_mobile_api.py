@@ -15,7 +15,7 @@ from backend.onsite.tables import OnsiteRecord
 from mobile_api.operations import purge_expired
 from mobile_api.tables import MobileOperation
 from tests.factories import build_world, login
-from tests.mobile_helpers import device_login, key, record_body
+from tests.mobile_helpers import device_login, key, onsite_case, record_body
 
 
 async def test_device_login_me_refresh_and_revocation(client, db, settings):
@@ -90,8 +90,9 @@ async def test_device_login_me_refresh_and_revocation(client, db, settings):
 
 async def test_write_replayed_returns_the_first_response_and_changes_nothing(client, db):
     world = await build_world()
+    case_id = await onsite_case(world)
     phone = await device_login(client, "officer_a")
-    body = record_body(world)
+    body = record_body(world, case_id)
     k = key()
     headers = {**phone["headers"], "Idempotency-Key": k}
     # Three copies at once (a flaky network retrying): one effect.
@@ -117,13 +118,13 @@ async def test_write_replayed_returns_the_first_response_and_changes_nothing(cli
     assert other.status_code == 422
     assert other.json()["code"] == "idempotency.key_reused"
     missing = await client.post(
-        "/mobile/v1/onsite-records", json=record_body(world), headers=phone["headers"]
+        "/mobile/v1/onsite-records", json=record_body(world, case_id), headers=phone["headers"]
     )
     assert missing.status_code == 400
     assert "Idempotency-Key" in missing.json()["detail"]
 
     # A domain refusal is stored too: the replay gives the same 400 and nothing is written.
-    refused = record_body(world, signature="refused", signature_evidence_id=None)
+    refused = record_body(world, case_id, signature="refused", signature_evidence_id=None)
     h2 = {**phone["headers"], "Idempotency-Key": key()}
     r1 = await client.post("/mobile/v1/onsite-records", json=refused, headers=h2)
     r2 = await client.post("/mobile/v1/onsite-records", json=refused, headers=h2)
@@ -146,20 +147,31 @@ async def test_write_replayed_returns_the_first_response_and_changes_nothing(cli
         f"/mobile/v1/onsite-records/{body['id']}", headers=other_town["headers"]
     )
     assert hidden.status_code == 404
+    # Nor may they write a record against town A's case, or a task that is not theirs.
+    for target in ({}, {"case_id": None, "task_id": str(uuid.uuid4())}):
+        foreign = await client.post(
+            "/mobile/v1/onsite-records",
+            json={**record_body(world, case_id), **target},
+            headers={**other_town["headers"], "Idempotency-Key": key()},
+        )
+        assert foreign.status_code == 404, foreign.text
+        assert foreign.json()["code"] in ("case.not_found", "task.not_found")
+    assert await OnsiteRecord.count().run() == 1
 
     # Stored responses are kept 7 days, then purged.
     with clock.travel_to(clock.now() + timedelta(days=6, hours=23)):
         assert await purge_expired() == 0
     with clock.travel_to(clock.now() + timedelta(days=7, minutes=1)):
-        assert await purge_expired() == 2
+        assert await purge_expired() == 4  # two writes of officer_a, two refusals of officer_b
 
 
 async def test_sync_batch_in_order_with_dependencies_conflicts_and_skew(client, db):
     world = await build_world()
+    case_id = await onsite_case(world)
     phone = await device_login(client, "officer_a")
-    rec = record_body(world)
+    rec = record_body(world, case_id)
     # The same officer twice: valid in shape, refused by the two-officer rule.
-    bad = record_body(world, officer_ids=[str(world.officers_a[1])] * 2)
+    bad = record_body(world, case_id, officer_ids=[str(world.officers_a[1])] * 2)
     k_create, k_bad, k_dep, k_update, k_stale, k_after = (key() for _ in range(6))
     late = clock.now() + timedelta(minutes=9)
     batch = {
@@ -248,10 +260,15 @@ async def test_sync_batch_in_order_with_dependencies_conflicts_and_skew(client, 
 
 async def test_gzip_both_ways_and_clear_413(client, db, monkeypatch):
     world = await build_world()
+    case_id = await onsite_case(world)
     phone = await device_login(client, "officer_a")
     batch = {
         "operations": [
-            {"idempotency_key": key(), "op": "onsite_record.create", "body": record_body(world)}
+            {
+                "idempotency_key": key(),
+                "op": "onsite_record.create",
+                "body": record_body(world, case_id),
+            }
             for _ in range(3)
         ]
     }

@@ -59,3 +59,42 @@ async def test_on_site_penalty_once_then_in_the_work_list_until_closed(client, d
             await client.get(f"/mobile/v1/work?since={cursor}", headers=phone["headers"])
         ).json()
         assert delta["items"] == [] and delta["removed"] == [case["id"]]
+
+
+async def test_a_case_transferred_out_of_the_township_is_removed_from_the_work_list(client, db):
+    api = Api(client)
+    with clock.travel_to(dt.datetime(2026, 11, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai"))):
+        cw = await build_case_world()
+        w = cw.world
+        case = await api.post(
+            "head_a", "/cases", {"matter_id": str(cw.boiler), "subject_name": "某锅炉房"},
+            expect=201,
+        )  # fmt: skip
+        cid = case["id"]
+        proposal = await api.get("leader_a", f"/cases/{cid}/team-proposal")
+        await api.post(
+            "leader_a",
+            f"/cases/{cid}/team",
+            {
+                "team_id": proposal["team_id"],
+                "officer_ids": [o["officer_id"] for o in proposal["officers"]],
+            },
+        )
+        phone = await device_login(client, "officer_a")
+        page = (await client.get("/mobile/v1/work", headers=phone["headers"])).json()
+        assert [i["id"] for i in page["items"] if i["kind"] == "case"] == [cid]
+        cursor = page["cursor"]
+
+        # Escalated to the county (not granted to the township) and accepted there.
+        body = {"kind": "escalate", "to_org_unit_id": str(w.county), "reason": "事项未赋权"}
+        transfer = await api.post("leader_a", f"/cases/{cid}/transfers", body, expect=201)
+        await api.post("head", f"/transfers/{transfer['id']}/accept", {"reason": "县局办理"})
+
+        delta = (
+            await client.get(f"/mobile/v1/work?since={cursor}", headers=phone["headers"])
+        ).json()
+        assert delta["items"] == [] and delta["removed"] == [cid]
+        again = (
+            await client.get(f"/mobile/v1/work?since={delta['cursor']}", headers=phone["headers"])
+        ).json()
+        assert again["items"] == [] and again["removed"] == []
