@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from backend.cases import service as case_service
+from backend.cases.schemas import CaseFileIn
 from backend.cases.tables import Case
 from backend.core import clock
+from backend.core.auth import system_principal
 from tests.case_world import Api, build_case_world
 from tests.mobile_helpers import device_login, key
 
@@ -66,11 +69,12 @@ async def test_a_case_transferred_out_of_the_township_is_removed_from_the_work_l
     with clock.travel_to(dt.datetime(2026, 11, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai"))):
         cw = await build_case_world()
         w = cw.world
-        case = await api.post(
-            "head_a", "/cases", {"matter_id": str(cw.boiler), "subject_name": "某锅炉房"},
-            expect=201,
-        )  # fmt: skip
-        cid = case["id"]
+        # A boiler case (a matter never granted to townships), filed in township A.
+        filed = await case_service.file_case(
+            principal=system_principal("test"),
+            data=CaseFileIn(matter_id=cw.boiler, org_unit_id=w.town_a, subject_name="某锅炉房"),
+        )
+        cid = str(filed.id)
         proposal = await api.get("leader_a", f"/cases/{cid}/team-proposal")
         await api.post(
             "leader_a",
