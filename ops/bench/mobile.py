@@ -213,8 +213,10 @@ async def phones(base: str, usernames: list[str]) -> list[tuple[str, dict[str, s
 
 
 async def run(url: DatabaseUrl, db_text: str, tmp: Path) -> None:
+    started = time.monotonic()
     async with fresh(url):
         usernames = await seed(url)
+    print(f"  seed took {time.monotonic() - started:,.0f} s")
     env = {
         **os.environ,
         "FIELDCASE_DATABASE_URL": db_text,
@@ -234,13 +236,16 @@ async def run(url: DatabaseUrl, db_text: str, tmp: Path) -> None:
         tmp / "bare.log",
     )
     try:
+        started = time.monotonic()
         targets = await phones(f"http://127.0.0.1:{api_port}", usernames)
+        print(f"  first sync of {len(targets)} phones took {time.monotonic() - started:,.0f} s")
         bare_rate, bare_p99, _ = await load([(f"http://127.0.0.1:{bare_port}/json", {})] * CLIENTS)
         rate, p99, errors = await load(targets)
     finally:
         for proc in (api, bare):
             proc.kill()
             proc.wait()
+    print(f"  ({machine_note()} after the measurements)")
     share = rate / bare_rate if bare_rate else 0.0
     verdict = "OK" if share >= 0.25 and p99 <= 150 else "OVER TARGET"
     print(
