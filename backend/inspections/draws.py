@@ -93,6 +93,11 @@ async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
     return sorted(out)
 
 
+def _joined(column: str) -> str:
+    """The aggregate that joins ``column`` of all rows into one newline-separated text."""
+    return f"group_concat({column}, char(10))" if is_sqlite() else f"string_agg({column}, chr(10))"
+
+
 async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -> Pool:
     """Each stratum's eligible credit codes after the scope filters and the no-repeat window.
 
@@ -105,9 +110,7 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
         wanted = set(await _subtree_ids(plan["scope_org_unit_ids"]))
         units = [u for u in units if u in wanted]
     names = [n for n in hashrank.STRATA if n in (plan["scope_risk_classes"] or hashrank.STRATA)]
-    joined = (
-        "group_concat(credit_code, char(10))" if is_sqlite() else "string_agg(credit_code, chr(10))"
-    )
+    joined = _joined("credit_code")
     flagged = "(abnormal OR serious_violation)"
     columns = ", ".join(
         f"{joined} FILTER (WHERE {flagged})"
@@ -136,8 +139,8 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
 
     cutoff = clock.local_today() - dt.timedelta(days=plan["exclusion_days"])
     codes = list(items)
-    # Leaving out cancelled tasks without a join: SQLite then reads only the result index
-    # (a list of the few cancelled tasks), PostgreSQL makes it an anti join.
+    # Cancelled tasks are left out without a join: SQLite then reads the result index and
+    # one short list of cancelled task ids; PostgreSQL plans an anti join.
     not_cancelled = (
         "r.task NOT IN (SELECT id FROM inspection_task WHERE status = 'cancelled')"
         if is_sqlite()
@@ -146,7 +149,7 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
     )
     recent = (
         await fetch_rows(
-            f"SELECT {joined.replace('credit_code', 'r.subject_code')} FROM inspection_result r "
+            f"SELECT {_joined('r.subject_code')} FROM inspection_result r "
             f"WHERE r.item_code IN {_in(codes)} AND r.drawn_on >= ? AND {not_cancelled}",
             [*codes, cutoff],
         )
