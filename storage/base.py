@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,6 +52,14 @@ class ObjectInfo:
     legal_hold: bool = False
 
 
+class ByteStream(Protocol):
+    """Chunks of an object's bytes; ``aclose()`` frees the read even if nothing was read."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class ObjectReader:
     """An open read of one object: what the store said about it, then its bytes.
@@ -61,7 +69,7 @@ class ObjectReader:
     """
 
     info: ObjectInfo
-    chunks: AsyncGenerator[bytes, None]
+    chunks: ByteStream
 
 
 @dataclass(frozen=True)

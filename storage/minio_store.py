@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -59,18 +59,36 @@ def _info(key: str, headers: Any) -> ObjectInfo:
     )
 
 
-async def _stream(response: Any, chunk_size: int) -> AsyncGenerator[bytes, None]:
-    """The body of a GET, chunk by chunk off the event loop; the connection is released."""
-    try:
-        stream = response.stream(chunk_size)
-        while True:
-            chunk = await asyncio.to_thread(next, stream, None)
-            if chunk is None:
-                return
-            yield chunk
-    finally:
-        response.close()
-        response.release_conn()
+class _Body:
+    """The body of a GET, chunk by chunk off the event loop. Closing it, read or not,
+    releases the connection (a generator never started would skip its ``finally``)."""
+
+    def __init__(self, response: Any, chunk_size: int) -> None:
+        self._response = response
+        self._chunks = response.stream(chunk_size)
+        self._closed = False
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            chunk = await asyncio.to_thread(next, self._chunks, None)
+        except BaseException:
+            await self.aclose()
+            raise
+        if chunk is None:
+            await self.aclose()
+            raise StopAsyncIteration
+        return bytes(chunk)
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._response.close()
+            self._response.release_conn()
 
 
 class MinioStore:
@@ -201,7 +219,7 @@ class MinioStore:
             key,
             version_id=version_id,
         )
-        return ObjectReader(info=_info(key, response.headers), chunks=_stream(response, chunk_size))
+        return ObjectReader(info=_info(key, response.headers), chunks=_Body(response, chunk_size))
 
     async def iter_object(
         self, key: str, *, version_id: str | None = None, chunk_size: int = READ_CHUNK

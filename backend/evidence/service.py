@@ -284,9 +284,13 @@ async def create_upload(
     )
     async with write_tx():
         # A concurrent request with the same client_id may have won the race.
-        raced = await _by_client_id(data.client_id)
-        if raced is None:
-            await Evidence.insert(row).run()
+        inserted = (
+            await Evidence.insert(row)
+            .on_conflict(target=Evidence.client_id, action="DO NOTHING")
+            .returning(Evidence.id)
+            .run()
+        )
+        if inserted:
             await audit.record(
                 stream=stream_of(evidence_id),
                 action="evidence.created",
@@ -306,9 +310,11 @@ async def create_upload(
                     "multipart": upload_id is not None,
                 },
             )
-    if raced is not None:
+    if not inserted:
         if upload_id:
             await store.abort_multipart(key, upload_id=upload_id)
+        raced = await _by_client_id(data.client_id)
+        assert raced is not None  # client_ids are never deleted
         return await _replay(principal, raced, data, target, **kw)
     # The row as inserted: no need to read it back.
     return await _session(row.to_dict(), **kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import os
@@ -56,6 +57,15 @@ async def test_photo_is_uploaded_sealed_locked_and_its_custody_recorded(client, 
         "/mobile/v1/evidence", headers=officer, json={**body, "sha256": sha(b"other")}
     )
     assert other.status_code == 409 and other.json()["code"] == "evidence.client_id_reused"
+    # Two requests racing with one client_id: one row, one creation event, the same answer.
+    twin_site = uuid.uuid4()
+    sites[twin_site] = world.town_a
+    twins = declaration(data, twin_site)
+    answers = await asyncio.gather(
+        *(client.post("/mobile/v1/evidence", headers=officer, json=twins) for _ in range(3))
+    )
+    assert len({a.json()["evidence_id"] for a in answers}) == 1
+    assert await actions(answers[0].json()["evidence_id"]) == ["evidence.created"]
 
     # The store refuses bytes that do not match the declared hash, and keeps nothing.
     bad = await put_single(client, upload, data[:-1] + b"\x00")

@@ -151,6 +151,22 @@ async def test_corrupt_single_put_is_rejected_by_the_read_back_and_kept(
     )
     assert event is not None
 
+    # Bytes of another size: refused from the GET's answer alone, the body left unread.
+    session = (
+        await client.post("/mobile/v1/evidence", headers=officer, json=declaration(data, site))
+    ).json()
+    longer = data + b"\x00" * 10
+    if (await put_single(http, session["upload"], longer)).status_code == 200:
+        done = await client.post(
+            f"/mobile/v1/evidence/{session['evidence_id']}/complete", headers=officer
+        )
+        assert done.json()["status"] == "rejected"
+        assert done.json()["detail"] == (
+            f"size mismatch: declared {len(data)} bytes, received {len(longer)}"
+        )
+    # The store still answers (the unread GET gave its connection back).
+    assert await s3_store.get_bytes(row["object_key"]) == corrupt
+
 
 async def test_case_video_multipart_resumed_after_dropped_part_gets_retention_and_hold(
     client, http, db, app, s3_store
