@@ -49,9 +49,7 @@ DESCRIPTION = "case number counters, hearing waiver date, lead clock stops"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="cases", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="cases", description=DESCRIPTION)
 
     manager.add_table(
         class_name="CaseNumberCounter",
@@ -413,16 +411,21 @@ async def forwards():
         schema=None,
     )
 
-    manager.alter_column(
-        table_class_name="Case",
-        tablename="enforcement_case",
-        column_name="number",
-        db_column_name="number",
-        params={"length": 80},
-        old_params={"length": 40},
-        column_class=Varchar,
-        old_column_class=Varchar,
-        schema=None,
-    )
+    # SQLite enforces no length (Piccolo would skip the step with a warning).
+    from piccolo.engine import engine_finder
+    from piccolo.engine.sqlite import SQLiteEngine
+
+    if not isinstance(engine_finder(), SQLiteEngine):
+        manager.alter_column(
+            table_class_name="Case",
+            tablename="enforcement_case",
+            column_name="number",
+            db_column_name="number",
+            params={"length": 80},
+            old_params={"length": 40},
+            column_class=Varchar,
+            old_column_class=Varchar,
+            schema=None,
+        )
 
     return manager
