@@ -325,42 +325,63 @@ async def refresh(
 _last_checked: dict[uuid.UUID, dt.datetime] = {}
 MAX_REMEMBERED = 100_000
 
-# The poll of a phone with a cursor: its feed row and the entries after the cursor, in one
-# query (plain SQL: the ORM's query building would cost more than the query).
-POLL_SQL = (
-    "SELECT f.checked_at, f.reconciled_at, e.seq, e.kind, e.item_id, e.present"
+# The poll of a phone with a cursor: its feed row and the entries after the cursor. Plain
+# SQL (the ORM's query building would cost more than the query), one query for the polls
+# of many phones at once: one arm per poll, ``k`` its place in the batch.
+POLL_ARM = (
+    " AS k, f.checked_at, f.reconciled_at, e.seq, e.kind, e.item_id, e.present"
     " FROM mobile_work_feed f LEFT JOIN ("
     " SELECT seq, kind, item_id, present FROM mobile_work_entry"
     " WHERE user_id = {} AND seq > {} ORDER BY seq LIMIT {}"
     ") e ON 1 = 1 WHERE f.user_id = {}"
 )
+PollKey = tuple[uuid.UUID, int, int]
+Poll = tuple[dict[str, Any], list[dict[str, Any]]]
 
 
 def _moment(value: Any) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
+async def _read_polls(keys: list[PollKey]) -> dict[PollKey, Poll]:
+    """For each (user, cursor, count): the feed row and up to ``count`` entries after it."""
+    arms: list[str] = []
+    args: list[Any] = []
+    for n, (user_id, since, count) in enumerate(keys):
+        arms.append(f"SELECT {n}{POLL_ARM}")
+        args += [user_id, since, count, user_id]
+    found: dict[PollKey, Poll] = {}
+    for r in await MobileWorkFeed.raw(" UNION ALL ".join(arms), *args).run():
+        key = keys[int(r["k"])]
+        if key not in found:
+            feed = {
+                "checked_at": _moment(r["checked_at"]),
+                "reconciled_at": _moment(r["reconciled_at"]),
+            }
+            found[key] = (feed, [])
+        if r["seq"] is not None:
+            found[key][1].append(
+                {
+                    "seq": int(r["seq"]),
+                    "kind": str(r["kind"]),
+                    "item_id": uuid.UUID(str(r["item_id"])),
+                    "present": bool(r["present"]),
+                }
+            )
+    for _, entries in found.values():
+        entries.sort(key=lambda e: e["seq"])
+    return found
+
+
+# Concurrent polls share the read (each one started after the poll asked).
+_polls: Batcher[PollKey, Poll] = Batcher(_read_polls)
+
+
 async def _poll(
     user_id: uuid.UUID, since: int, count: int
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    rows = await MobileWorkFeed.raw(POLL_SQL, user_id, since, count, user_id).run()
-    if not rows:
-        return None, []
-    feed = {
-        "checked_at": _moment(rows[0]["checked_at"]),
-        "reconciled_at": _moment(rows[0]["reconciled_at"]),
-    }
-    entries = [
-        {
-            "seq": int(r["seq"]),
-            "kind": str(r["kind"]),
-            "item_id": uuid.UUID(str(r["item_id"])),
-            "present": bool(r["present"]),
-        }
-        for r in rows
-        if r["seq"] is not None
-    ]
-    return feed, sorted(entries, key=lambda e: e["seq"])
+    found = await _polls.get((user_id, since, count))
+    return found if found is not None else (None, [])
 
 
 async def _entries_after(user_id: uuid.UUID, since: int, count: int) -> list[dict[str, Any]]:

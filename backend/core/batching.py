@@ -1,10 +1,11 @@
 """Concurrent requests that need the same kind of read share one query.
 
-A ``Batcher`` collects the keys asked for while its previous lookup is running and
-answers all of them with the next lookup. Every lookup starts after each of the keys it
-answers was asked for, so an answer never predates the question: whatever was committed
-before the call is seen (a device revoked a moment ago is refused at once). Under light
-load each call is one lookup of one key; under heavy load, one query serves many requests.
+A ``Batcher`` collects the keys asked for during one turn of the event loop and answers
+all of them with one lookup started right after. Every lookup starts after each of the
+keys it answers was asked for, so an answer never predates the question: whatever was
+committed before the call is seen (a device revoked a moment ago is refused at once).
+Under light load each call is one lookup of one key; under heavy load, requests that
+arrive together share one query.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ V = TypeVar("V")
 @dataclass
 class _LoopState(Generic[K, V]):
     waiting: list[tuple[K, asyncio.Future[V | None]]] = field(default_factory=list)
-    runner: asyncio.Task[None] | None = None
+    scheduled: bool = False
+    running: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class Batcher(Generic[K, V]):
@@ -42,27 +44,30 @@ class Batcher(Generic[K, V]):
             state = self._states[loop] = _LoopState()
         future: asyncio.Future[V | None] = loop.create_future()
         state.waiting.append((key, future))
-        if state.runner is None:
-            # A fresh context: the lookup must not run inside a caller's transaction.
-            state.runner = loop.create_task(self._drain(state), context=contextvars.Context())
+        if not state.scheduled:
+            # Everything asked during this turn of the loop goes into one lookup.
+            state.scheduled = True
+            loop.call_soon(self._start, loop, state)
         return await future
 
-    async def _drain(self, state: _LoopState[K, V]) -> None:
+    def _start(self, loop: asyncio.AbstractEventLoop, state: _LoopState[K, V]) -> None:
+        batch, state.waiting, state.scheduled = state.waiting, [], False
+        # A fresh context: the lookup must not run inside a caller's transaction.
+        task = loop.create_task(self._answer(batch), context=contextvars.Context())
+        state.running.add(task)  # keep a reference until it is done
+        task.add_done_callback(state.running.discard)
+
+    async def _answer(self, batch: list[tuple[K, asyncio.Future[V | None]]]) -> None:
         try:
-            while state.waiting:
-                batch, state.waiting = state.waiting, []
-                try:
-                    found = await self._lookup(list(dict.fromkeys(key for key, _ in batch)))
-                except BaseException as exc:
-                    failure = exc if isinstance(exc, Exception) else RuntimeError("lookup stopped")
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(failure)
-                    if failure is not exc:
-                        raise
-                    continue
-                for key, future in batch:
-                    if not future.done():
-                        future.set_result(found.get(key))
-        finally:
-            state.runner = None
+            found = await self._lookup(list(dict.fromkeys(key for key, _ in batch)))
+        except BaseException as exc:
+            failure = exc if isinstance(exc, Exception) else RuntimeError("lookup stopped")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+            if failure is not exc:
+                raise
+            return
+        for key, future in batch:
+            if not future.done():
+                future.set_result(found.get(key))
