@@ -276,7 +276,7 @@ async def _stream(
         put("evidence/custody.json", _json([msgspec.to_builtins(e) for e in file.evidence]))
         put("index.html", _index_html(file, paths).encode("utf-8"))
         yield sink.take()
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=PREFETCH_CHUNKS)
+        queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(maxsize=PREFETCH_CHUNKS)
         # Reading the next chunks from the store overlaps with hashing and writing these.
         reader = asyncio.create_task(_read_originals(originals, store, queue))
         try:
@@ -287,6 +287,8 @@ async def _stream(
                 size = 0
                 with zf.open(path, mode="w", force_zip64=True) as out:
                     while (chunk := await queue.get()) is not None:
+                        if isinstance(chunk, Exception):
+                            raise chunk  # the store failed: end the response, do not wait
                         # SHA-256 and the zip's CRC-32 release the GIL: off the event loop.
                         await asyncio.to_thread(_absorb, out, digest, chunk)
                         size += len(chunk)
@@ -321,10 +323,10 @@ def _absorb(out: Any, digest: Any, chunk: bytes) -> None:
 
 
 async def _read_originals(
-    originals: list[Any], store: Any, queue: asyncio.Queue[bytes | None]
+    originals: list[Any], store: Any, queue: asyncio.Queue[bytes | Exception | None]
 ) -> None:
     """Feed every original's chunks, then ``None``; the next object is requested (and its
-    first chunk read) while the current one streams."""
+    first chunk read) while the current one streams. A store error is fed as well."""
 
     def start(index: int) -> tuple[AsyncIterator[bytes], asyncio.Task[bytes | None]] | None:
         if index >= len(originals):
@@ -345,6 +347,8 @@ async def _read_originals(
                 await queue.put(chunk)
                 chunk = await anext(current, None)
             await queue.put(None)
+    except Exception as exc:  # e.g. ObjectMissing: the writer raises it
+        await queue.put(exc)
     finally:
         # Stopped early (the client went away): close what is open, never leave a read running.
         if upcoming is not None:

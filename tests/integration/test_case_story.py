@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -12,11 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from backend.audit.tables import AuditEvent
+from backend.cases import casefile
 from backend.cases.tables import CaseDeadline
 from backend.core import clock
 from backend.core.auth import system_principal
 from backend.core.errors import NotFound
 from backend.evidence import service as evidence
+from storage import ObjectMissing
 from tests.case_world import Api, build_case_world, recording_for, upload_recording
 from tests.factories import login
 
@@ -357,6 +360,19 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
             export={},
         )
     assert await AuditEvent.count().where(AuditEvent.action == "evidence.exported") == 2
+    # An original missing from the store ends the export with the store's error (no hang).
+    await recording_for(case["id"], cw.world.town_a)  # a sealed record without bytes
+
+    async def export_all() -> None:
+        chunks = await casefile.export_bundle(
+            principal=system_principal("test"), case_id=uuid.UUID(case["id"]),
+            store=app.state.store,
+        )  # fmt: skip
+        async for _ in chunks:
+            pass
+
+    with pytest.raises(ObjectMissing):
+        await asyncio.wait_for(export_all(), timeout=30)
     assert names[-1] == "manifest.json"
     assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
     assert manifest["order"] == ["立案", "调查", "审查", "决定", "送达", "执行"]
