@@ -65,6 +65,8 @@ async def _granted(ctx: DemoContext, matter: ms.MatterOut, unit_code: str) -> No
 
 TASK_ITEM = "SC-SP-001"  # the demo's market inspection item (backend/inspections/demo.py)
 OPEN_TASK_STATUSES = ("assigned", "checked_in")
+# The fallback plan draws one subject of risk class A and nothing else.
+ONE_A_SUBJECT: dict[ins.Stratum, int] = {"A": 1, "B": 0, "C": 0, "D": 0, "flagged": 0}
 
 
 async def _available(ctx: DemoContext, members: list[uuid.UUID], on: dt.date) -> list[uuid.UUID]:
@@ -113,7 +115,7 @@ async def _ensure_tasks(ctx: DemoContext) -> None:
                     planned_start=today,
                     planned_end=today + dt.timedelta(days=30),
                     scope_org_unit_ids=[ctx.orgs.units[unit_code]],
-                    counts={"A": 1, "B": 0, "C": 0, "D": 0, "flagged": 0},  # type: ignore[dict-item]
+                    counts=ONE_A_SUBJECT,
                     team_size=len(available),
                     inspector_team_ids=[ctx.orgs.teams[unit_code]],
                 ),

@@ -17,7 +17,7 @@ import html
 import json
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -328,14 +328,14 @@ async def _read_originals(
     """Feed every original's chunks, then ``None``; the next object is requested (and its
     first chunk read) while the current one streams. A store error is fed as well."""
 
-    def start(index: int) -> tuple[AsyncIterator[bytes], asyncio.Task[bytes | None]] | None:
+    def start(index: int) -> tuple[AsyncGenerator[bytes, None], asyncio.Task[bytes | None]] | None:
         if index >= len(originals):
             return None
         o = originals[index]
         chunks = store.iter_object(o.object_key, version_id=o.version_id, chunk_size=READ_CHUNK)
         return chunks, asyncio.create_task(anext(chunks, None))
 
-    current: AsyncIterator[bytes] | None = None
+    current: AsyncGenerator[bytes, None] | None = None
     upcoming = start(0)
     try:
         for index in range(len(originals)):
@@ -355,9 +355,9 @@ async def _read_originals(
             upcoming[1].cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await upcoming[1]
-            await upcoming[0].aclose()  # type: ignore[attr-defined]
+            await upcoming[0].aclose()
         if current is not None:
-            await current.aclose()  # type: ignore[attr-defined]
+            await current.aclose()
 
 
 def _json(value: Any) -> bytes:

@@ -43,6 +43,7 @@ EXCLUDED = SUBJECTS // 10
 INSPECTORS = 500
 CONFLICTS = 5000
 QUOTA_PER_STRATUM = int(os.environ.get("FIELDCASE_BENCH_QUOTA", "250"))
+RISK_CLASSES: tuple[s.Stratum, ...] = ("A", "B", "C", "D")
 CHUNK = 50_000
 
 
@@ -248,7 +249,7 @@ async def run_one(url: DatabaseUrl) -> None:
                 item_codes=[item.code],
                 planned_start=today,
                 planned_end=today + dt.timedelta(days=30),
-                counts=dict.fromkeys("ABCD", QUOTA_PER_STRATUM),  # type: ignore[arg-type]
+                counts=dict.fromkeys(RISK_CLASSES, QUOTA_PER_STRATUM),
                 team_size=2,
                 workload_cap=20,
                 inspector_org_unit_ids=[county],

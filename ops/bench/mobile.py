@@ -34,7 +34,13 @@ from backend.orgs import schemas as org_schemas
 from backend.orgs import service as orgs
 from backend.settings import DatabaseUrl
 from ops.bench.databases import fresh, machine_note, postgres_server
-from ops.bench.draw import bench_codes, seed_inspectors, seed_subjects, seed_units
+from ops.bench.draw import (
+    RISK_CLASSES,
+    bench_codes,
+    seed_inspectors,
+    seed_subjects,
+    seed_units,
+)
 
 TASKS = int(os.environ.get("FIELDCASE_BENCH_TASKS", "100000"))
 CLIENTS = 32
@@ -79,7 +85,7 @@ async def seed(url: DatabaseUrl) -> list[str]:
             item_codes=[item.code],
             planned_start=today,
             planned_end=today + dt.timedelta(days=30),
-            counts=dict.fromkeys("ABCD", per_stratum),  # type: ignore[arg-type]
+            counts=dict.fromkeys(RISK_CLASSES, per_stratum),
             team_size=2,
             workload_cap=max(20, TASKS),
             inspector_org_unit_ids=[county],
