@@ -107,9 +107,16 @@ async def upload_recording(
 
 
 async def recording_for(
-    case_id: str, org_unit_id: uuid.UUID, *, store: Any = None, data: bytes = b"mp4"
+    case_id: str,
+    org_unit_id: uuid.UUID,
+    *,
+    store: Any = None,
+    data: bytes = b"mp4",
+    sealed: bytes | None = None,
 ) -> str:
-    """A sealed video attached to the case (its bytes put in ``store`` when given)."""
+    """A sealed video attached to the case (its bytes put in ``store`` when given).
+
+    ``sealed``: the bytes the record says were sealed, when they differ from those stored."""
     import hashlib
 
     evidence_id = uuid.uuid4()
@@ -134,8 +141,8 @@ async def recording_for(
                 target_id=uuid.UUID(case_id),
                 kind="video",
                 content_type="video/mp4",
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
+                size=len(data if sealed is None else sealed),
+                sha256=hashlib.sha256(data if sealed is None else sealed).hexdigest(),
                 object_key=key,
                 status="sealed",
                 captured_at=now,

@@ -30,7 +30,7 @@ from backend.core import clock
 from backend.core.auth import Principal
 from backend.core.db import write_tx
 from backend.core.schemas import Output
-from storage.base import READ_CHUNK
+from storage.base import READ_CHUNK, StorageError
 
 STAGES = ("filing", "investigation", "review", "decision", "service", "execution")
 STAGE_NAMES = {
@@ -43,7 +43,9 @@ STAGE_NAMES = {
 }
 MANIFEST = "manifest.json"
 FORMAT = "fieldcase-casefile-v1"
-# Chunks (READ_CHUNK = 1 MiB each) read ahead from the store while earlier ones are written.
+# Reads from the store for the export, and how many are read ahead while earlier ones are
+# written (8 MiB in flight at most).
+EXPORT_CHUNK = READ_CHUNK
 PREFETCH_CHUNKS = 8
 
 
@@ -283,23 +285,29 @@ async def _stream(
             for original in originals:
                 item = original.evidence
                 path = f"evidence/{item.id}/{item.sha256}"
-                digest = hashlib.sha256()
                 size = 0
                 with zf.open(path, mode="w", force_zip64=True) as out:
                     while (chunk := await queue.get()) is not None:
                         if isinstance(chunk, Exception):
                             raise chunk  # the store failed: end the response, do not wait
-                        # SHA-256 and the zip's CRC-32 release the GIL: off the event loop.
-                        await asyncio.to_thread(_absorb, out, digest, chunk)
+                        # The zip's CRC-32 releases the GIL: off the event loop.
+                        await asyncio.to_thread(out.write, chunk)
                         size += len(chunk)
                         if sink.pending() >= chunk_limit:
                             yield sink.take()
+                if size != item.size:
+                    raise StorageError(
+                        f"evidence {item.id}: the store returned {size} bytes, "
+                        f"sealed with {item.size}"
+                    )
                 yield sink.take()
-                entries.append({"path": path, "sha256": digest.hexdigest(), "size": size})
+                # The hash is the one sealed (the server read every byte back then, and the
+                # object is write-once since): the bundle certifies the sealed evidence, and
+                # ``verify_bundle`` checks the bytes in it against that.
+                entries.append({"path": path, "sha256": item.sha256, "size": size})
                 evidence_entries.append(
-                    {"id": str(item.id), "path": path, "recorded_sha256": item.sha256,
-                     "matches_record": digest.hexdigest() == item.sha256}
-                )  # fmt: skip
+                    {"id": str(item.id), "path": path, "sealed_sha256": item.sha256}
+                )
             await reader
         finally:
             if not reader.done():
@@ -317,11 +325,6 @@ async def _stream(
     yield sink.take()
 
 
-def _absorb(out: Any, digest: Any, chunk: bytes) -> None:
-    digest.update(chunk)
-    out.write(chunk)
-
-
 async def _read_originals(
     originals: list[Any], store: Any, queue: asyncio.Queue[bytes | Exception | None]
 ) -> None:
@@ -332,7 +335,7 @@ async def _read_originals(
         if index >= len(originals):
             return None
         o = originals[index]
-        chunks = store.iter_object(o.object_key, version_id=o.version_id, chunk_size=READ_CHUNK)
+        chunks = store.iter_object(o.object_key, version_id=o.version_id, chunk_size=EXPORT_CHUNK)
         return chunks, asyncio.create_task(anext(chunks, None))
 
     current: AsyncGenerator[bytes, None] | None = None
@@ -397,8 +400,9 @@ def verify_bundle(path: Path) -> list[str]:
                 if digest.hexdigest() != listed[name]["sha256"] or size != listed[name]["size"]:
                     problems.append(f"{name}: SHA-256 does not match the manifest")
             for item in manifest.get("evidence", []):
-                if not item.get("matches_record"):
-                    problems.append(f"{item['path']}: differs from the sealed evidence record")
+                entry = listed.get(item.get("path", ""))
+                if entry is None or entry["sha256"] != item.get("sealed_sha256"):
+                    problems.append(f"{item.get('path')}: differs from the sealed evidence record")
     except (zipfile.BadZipFile, OSError) as exc:
         return [f"not a readable zip bundle: {exc}"]
     return problems

@@ -334,7 +334,7 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
         manifest = json.loads(zf.read("manifest.json"))
         original = zf.read(f"evidence/{evidence_id}/{hashlib.sha256(video).hexdigest()}")
     assert original == video
-    assert manifest["evidence"][0]["matches_record"] is True
+    assert manifest["evidence"][0]["sealed_sha256"] == hashlib.sha256(video).hexdigest()
     assert zf_read(bundle, f"evidence/{second_id}/{hashlib.sha256(photo).hexdigest()}") == photo
     # One custody event per original, each in the item's own stream, naming the export.
     exported = await AuditEvent.select().where(AuditEvent.action == "case.file_exported")
@@ -384,6 +384,65 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
     bundle.write_bytes(bytes(data))
     assert main(["casefile", "verify", str(bundle)]) == 1
     assert "documents/" in capsys.readouterr().out
+
+
+async def test_case_file_export_certifies_the_sealed_hash_not_whatever_the_store_returns(
+    client, db, app, tmp_path, capsys
+):
+    """The manifest names each original by the hash it was sealed with; stored bytes that
+    differ from the sealed record make ``casefile verify`` fail on that original, and bytes of
+    another length end the export with a storage error."""
+    from backend.cli import main
+    from storage import StorageError
+
+    api = Api(client)
+    with clock.travel_to(at("2026-10-12")):
+        cw = await build_case_world()
+        case = await api.post(
+            "officer_a",
+            "/cases/on-site",
+            {"matter_id": str(cw.vending), "org_unit_id": str(cw.world.town_a),
+             "officer_ids": [str(o) for o in cw.world.officers_a[:2]], "penalty_kind": "warning",
+             "subject_kind": "individual", "subject_name": "王某", "facts": "占道经营，当场警告"},
+            expect=201,
+        )  # fmt: skip
+        good = await recording_for(case["id"], cw.world.town_a, store=app.state.store)
+        altered = await recording_for(
+            case["id"], cw.world.town_a, store=app.state.store, data=b"X" * 64, sealed=b"Y" * 64
+        )
+        response = await client.get(
+            f"/api/v1/cases/{case['id']}/file/export", headers=await login(client, "officer_a")
+        )
+        assert response.status_code == 200
+    bundle = tmp_path / "case.zip"
+    bundle.write_bytes(response.content)
+    with zipfile.ZipFile(bundle) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    sealed = hashlib.sha256(b"Y" * 64).hexdigest()
+    assert {e["id"]: e["sealed_sha256"] for e in manifest["evidence"]} == {
+        good: hashlib.sha256(b"mp4").hexdigest(),
+        altered: sealed,
+    }
+    capsys.readouterr()
+    assert main(["casefile", "verify", str(bundle)]) == 1
+    out = capsys.readouterr().out
+    assert f"evidence/{altered}/{sealed}: SHA-256 does not match the manifest" in out
+    assert good not in out
+
+    await recording_for(
+        case["id"], cw.world.town_a, store=app.state.store, data=b"short", sealed=b"longer!"
+    )
+
+    async def export_all() -> None:
+        chunks = await casefile.export_bundle(
+            principal=system_principal("test"), case_id=uuid.UUID(case["id"]),
+            store=app.state.store,
+        )  # fmt: skip
+        async for _ in chunks:
+            pass
+
+    with pytest.raises(StorageError, match="the store returned 5 bytes, sealed with 7"):
+        await asyncio.wait_for(export_all(), timeout=30)
 
 
 async def test_provisional_2027_deadline_becomes_final_after_the_schedule_is_imported(
