@@ -86,13 +86,16 @@ class ItemOut(Output):
 
 
 class ImportReport(Output):
-    """What an import did; ``rejected`` lists every bad row, and then nothing was applied."""
+    """What an import did; ``rejected`` lists every bad row, and then nothing was applied.
+
+    ``unchanged``: rows equal to what was already stored (nothing written for them)."""
 
     rows: int
     inserted: int
     updated: int
     applied: bool
     rejected: list[RejectedRow] = msgspec.field(default_factory=list)
+    unchanged: int = 0
 
 
 class RejectedRow(Output):

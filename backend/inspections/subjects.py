@@ -355,6 +355,7 @@ async def import_subjects(
     rejected: list[s.RejectedRow] = []
     first_line: dict[str, int] = {}
     rows = 0
+    written = 0
     now = clock.now()
     try:
         async with write_tx():
@@ -372,7 +373,7 @@ async def import_subjects(
                 elif row is not None and not rejected:
                     chunk.append(row)
                     if len(chunk) >= CHUNK_ROWS:
-                        await upsert_rows(chunk, now)
+                        written += await upsert_rows(chunk, now)
                         chunk = []
                 if progress and rows % 10_000 == 0:
                     progress("importing", rows, total)
@@ -382,8 +383,9 @@ async def import_subjects(
                 raise _Rejected
             if rows == 0:
                 raise BadRequest(f"{path.name} has no data rows", code="import.empty")
-            await upsert_rows(chunk, now)
+            written += await upsert_rows(chunk, now)
             inserted = await Subject.count().run() - before
+            updated = written - inserted
             await audit.record(
                 stream=f"subject_import:{uuid.uuid4()}",
                 action="subject.imported",
@@ -393,13 +395,16 @@ async def import_subjects(
                     "sha256": file_sha256(path),
                     "rows": rows,
                     "inserted": inserted,
-                    "updated": rows - inserted,
+                    "updated": updated,
+                    "unchanged": rows - written,
                 },
                 org_unit_id=None if principal.unrestricted else principal.org_unit_id,
             )
     except _Rejected:
         return s.ImportReport(rows=rows, inserted=0, updated=0, applied=False, rejected=rejected)
-    return s.ImportReport(rows=rows, inserted=inserted, updated=rows - inserted, applied=True)
+    return s.ImportReport(
+        rows=rows, inserted=inserted, updated=updated, unchanged=rows - written, applied=True
+    )
 
 
 def ordered_ids(count: int) -> list[str]:
@@ -423,27 +428,30 @@ def ordered_ids(count: int) -> list[str]:
 SQLITE_IMPORT_CACHE_KIB = 256 * 1024
 
 
-async def upsert_rows(rows: list[tuple[Any, ...]], now: Any) -> None:
-    """Insert or update ``rows`` by credit code on the current transaction's connection."""
+async def upsert_rows(rows: list[tuple[Any, ...]], now: Any) -> int:
+    """Insert or update ``rows`` by credit code on the current transaction's connection;
+    rows equal to the stored ones are left alone. Returns how many were written."""
     if not rows:
-        return
+        return 0
     transaction = current_engine().current_transaction.get()
     assert transaction is not None
     connection = transaction.connection
     columns = ", ".join(COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in UPDATED_ON_CONFLICT)
+    compared = [c for c in UPDATED_ON_CONFLICT if c != "updated_at"]
     ids = ordered_ids(len(rows))
     if is_sqlite():
         stamp = str(now)
         records = [(i, *row, stamp, stamp) for i, row in zip(ids, rows, strict=True)]
         marks = ", ".join("?" for _ in COLUMNS)
+        changed = " OR ".join(f"subject.{c} IS NOT excluded.{c}" for c in compared)
         await connection.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
-        await connection.executemany(
+        cursor = await connection.executemany(
             f"INSERT INTO subject ({columns}) VALUES ({marks}) "
-            f"ON CONFLICT (credit_code) DO UPDATE SET {updates}",
+            f"ON CONFLICT (credit_code) DO UPDATE SET {updates} WHERE {changed}",
             records,
         )
-        return
+        return int(cursor.rowcount)
     pg_records = [
         (i, *row[:7], uuid.UUID(row[7]), *row[8:], now, now)
         for i, row in zip(ids, rows, strict=True)
@@ -456,10 +464,14 @@ async def upsert_rows(rows: list[tuple[Any, ...]], now: Any) -> None:
     await connection.copy_records_to_table(
         "subject_import", records=pg_records, columns=list(COLUMNS)
     )
-    await connection.execute(
+    stored = ", ".join(f"subject.{c}" for c in compared)
+    incoming = ", ".join(f"excluded.{c}" for c in compared)
+    status = await connection.execute(
         f"INSERT INTO subject ({columns}) SELECT {columns} FROM subject_import "
-        f"ON CONFLICT (credit_code) DO UPDATE SET {updates}"
+        f"ON CONFLICT (credit_code) DO UPDATE SET {updates} "
+        f"WHERE ({stored}) IS DISTINCT FROM ({incoming})"
     )
+    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows written>"
 
 
 # ---------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 
 from openpyxl import Workbook
 
 from backend.audit.tables import AuditEvent
+from backend.core import clock
 from backend.core.auth import system_principal
 from backend.inspections import credit_code, subjects
 from backend.inspections.tables import Subject
@@ -72,6 +75,47 @@ async def test_import_upserts_and_rejects_the_whole_file_on_one_bad_row(db, engi
     assert row["name"] == "甲公司改名" and row["grid_code"] == ""
     events = await AuditEvent.select().where(AuditEvent.action == "subject.imported").run()
     assert len(events) == 2
+
+
+async def test_reimport_writes_only_the_rows_that_changed(db, engine, tmp_path):
+    """A directory re-imported every month is mostly unchanged: those rows are not written
+    (their ``updated_at`` stays), the report and the audit event count them apart."""
+    await build_world()
+    first = tmp_path / "first.csv"
+    first.write_text(
+        HEADER
+        + f"{code(1)},甲公司,enterprise,餐饮,C-A,C-A-G1-01,A,0,31.9,120.2\n"
+        + f"{code(2)},乙商店,individual,零售,C-B,,D,是,,\n"
+        + f"{code(3)},丙工厂,enterprise,建材,C-A,,C,0,31.5,120.5\n",
+        encoding="utf-8",
+    )
+    await subjects.import_subjects(principal=system_principal("test"), path=first)
+    stamps = {
+        r["credit_code"]: r["updated_at"]
+        for r in await Subject.select(Subject.credit_code, Subject.updated_at).run()
+    }
+    again = tmp_path / "again.csv"
+    again.write_text(
+        HEADER
+        + f"{code(1)},甲公司,enterprise,餐饮,C-A,C-A-G1-01,A,0,31.9,120.2\n"
+        + f"{code(2)},乙商店,individual,零售,C-B,,D,否,,\n"  # no longer abnormal
+        + f"{code(3)},丙工厂,enterprise,建材,C-A,,C,0,31.5,120.5\n"
+        + f"{code(4)},丁公司,enterprise,餐饮,C-A,,B,0,,\n",
+        encoding="utf-8",
+    )
+    with clock.travel_to(clock.now() + dt.timedelta(days=30)):
+        report = await subjects.import_subjects(principal=system_principal("test"), path=again)
+    assert (report.rows, report.inserted, report.updated, report.unchanged) == (4, 1, 1, 2)
+    rows = {r["credit_code"]: r for r in await Subject.select().run()}
+    assert rows[code(1)]["updated_at"] == stamps[code(1)]
+    assert rows[code(3)]["updated_at"] == stamps[code(3)]
+    assert rows[code(2)]["updated_at"] > stamps[code(2)] and rows[code(2)]["abnormal"] is False
+    events = await AuditEvent.select().where(AuditEvent.action == "subject.imported").run()
+    counts = sorted(
+        (p["rows"], p["inserted"], p["updated"], p["unchanged"])
+        for p in (json.loads(e["payload"]) for e in events)
+    )
+    assert counts == [(3, 3, 0, 0), (4, 1, 1, 2)]
 
 
 async def test_upload_xlsx_and_bad_credit_code_is_400(client, db, tmp_path):
