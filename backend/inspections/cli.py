@@ -68,7 +68,8 @@ def _print_report(report: Any, elapsed: float) -> int:
         )
     rate = report.rows / elapsed if elapsed else 0
     print(
-        f"imported {report.rows} rows ({report.inserted} new, {report.updated} updated) "
+        f"imported {report.rows} rows ({report.inserted} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged) "
         f"in {elapsed:.1f} s, {rate:,.0f} rows/s"
     )
     return 0
