@@ -349,6 +349,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         encoded = msgspec.json.encode(record)
         record_sha256 = hashlib.sha256(encoded).hexdigest()
         phases.done("record")
+        await _fast_record_compression()
         await insert_rows(
             "inspection_draw",
             DRAW_COLUMNS,
@@ -407,6 +408,27 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         tasks=len(codes),
         record_sha256=record_sha256,
     )
+
+
+_LZ4: dict[str, bool] = {}
+
+
+async def _fast_record_compression() -> None:
+    """On PostgreSQL, compress the large public record with lz4 for this transaction.
+
+    PostgreSQL compresses a text this large with pglz by default, which took 0.3 s of a
+    draw over a million subjects; lz4 is several times faster at a similar size. Servers
+    built without lz4 keep the default.
+    """
+    if is_sqlite():
+        return
+    if "lz4" not in _LZ4:
+        rows = await fetch_rows(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        _LZ4["lz4"] = bool(rows and rows[0][0])
+    if _LZ4["lz4"]:
+        await fetch_rows("SET LOCAL default_toast_compression = 'lz4'")
 
 
 async def _create_tasks(
