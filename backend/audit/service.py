@@ -164,14 +164,17 @@ async def record_many(events: list[PendingEvent]) -> list[Recorded]:
                 "FROM (SELECT unnest({}::text[]) AS s ORDER BY 1) AS ordered",
                 chunk,
             ).run()
-        rows = (
-            await AuditEvent.select(AuditEvent.stream, AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.stream.is_in(chunk))
-            .run()
-        )
+        # Only each stream's head: a long stream (an item viewed many times) costs one
+        # index probe, not a read of its whole history.
+        marks = ", ".join("{}" for _ in chunk)
+        rows = await AuditEvent.raw(
+            "SELECT a.stream, a.seq, a.hash FROM audit_event a JOIN ("
+            f"SELECT stream, MAX(seq) AS seq FROM audit_event WHERE stream IN ({marks}) "
+            "GROUP BY stream) h ON a.stream = h.stream AND a.seq = h.seq",
+            *chunk,
+        ).run()
         for r in rows:
-            if r["stream"] not in heads or heads[r["stream"]][0] < r["seq"]:
-                heads[r["stream"]] = (r["seq"], r["hash"])
+            heads[r["stream"]] = (r["seq"], r["hash"])
     out: list[Recorded] = []
     rows_out: list[AuditEvent] = []
     for event in events:

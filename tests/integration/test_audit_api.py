@@ -37,3 +37,36 @@ async def test_auditor_reads_a_stream_as_a_chain_and_officer_is_refused(client, 
     bad = await client.get("/api/v1/audit", params={"stream": "no-colon"}, headers=auditor)
     assert bad.status_code == 400
     assert bad.json()["code"] == "audit.bad_stream"
+
+
+async def test_a_batch_continues_each_stream_from_its_head(db):  # type: ignore[no-untyped-def]
+    """``record_many`` chains onto the last event of streams that already have many, and
+    starts new ones at the genesis; the whole chain still verifies."""
+    from backend.audit import service as audit
+    from backend.core.db import write_tx
+
+    async with write_tx():
+        for n in range(5):
+            await audit.record(stream="evidence:long", action="evidence.viewed", actor="t",
+                               payload={"n": n})  # fmt: skip
+    async with write_tx():
+        out = await audit.record_many(
+            [
+                audit.PendingEvent(stream="evidence:long", action="evidence.exported",
+                                   actor="t", payload={"n": 5}),
+                audit.PendingEvent(stream="evidence:new", action="evidence.exported",
+                                   actor="t", payload={}),
+                audit.PendingEvent(stream="evidence:long", action="evidence.exported",
+                                   actor="t", payload={"n": 6}),
+            ]
+        )  # fmt: skip
+    assert [(r.stream, r.seq) for r in out] == [
+        ("evidence:long", 6), ("evidence:new", 1), ("evidence:long", 7)
+    ]  # fmt: skip
+    events = await audit.events_by_stream(["evidence:long", "evidence:new"])
+    long = events["evidence:long"]
+    assert [e["seq"] for e in long] == list(range(1, 8))
+    assert long[5]["prev_hash"] == long[4]["hash"] and long[6]["prev_hash"] == long[5]["hash"]
+    assert events["evidence:new"][0]["prev_hash"] == GENESIS_HASH
+    streams, count, broken = await audit.verify_chain()
+    assert broken is None and count == 8 and streams == 2
