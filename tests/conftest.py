@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -139,7 +140,31 @@ def start_pg_cluster(base: Path) -> PgCluster:
         check=True,
         capture_output=True,
     )
+    _stop_when_gone(os.getpid(), data, base)
     return PgCluster(host="127.0.0.1", port=port, user="postgres", data_dir=data)
+
+
+def _stop_when_gone(owner: int, data: Path, base: Path) -> None:
+    """A watcher in its own session stops the cluster and removes its directory once the
+    process that started it is gone, however it went (``kill -9``, a CI timeout killing the
+    process group): no PostgreSQL is left running after the tests."""
+    stop = " ".join(
+        shlex.quote(part)
+        for part in _as_postgres(
+            [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+        )
+    )
+    script = (
+        f"while kill -0 {owner} 2>/dev/null; do sleep 1; done; "
+        f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(base))}"
+    )
+    subprocess.Popen(
+        ["sh", "-c", script],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_pg_cluster(cluster: PgCluster) -> None:
