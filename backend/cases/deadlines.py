@@ -53,7 +53,10 @@ class Deadline:
 
 def _stopped_days(stops: Sequence[StopPeriod], today: dt.date) -> tuple[int, list[str], bool]:
     """Calendar days under a clock stop (overlaps counted once), the notes, and if one is open."""
-    spans = sorted((s.started_on, s.ended_on or today, s) for s in stops)
+    spans = sorted(
+        ((s.started_on, s.ended_on or today, s) for s in stops),
+        key=lambda span: (span[0], span[1], span[2].reason),  # stops themselves do not compare
+    )
     total = 0
     notes: list[str] = []
     paused = False

@@ -52,6 +52,22 @@ def test_open_clock_stop_counts_to_today_and_overlaps_count_once():
     assert got["decision"].paused is True
 
 
+def test_two_stops_over_the_same_days_count_once():
+    # Testing and appraisal started the same day and both still open (sorting them once crashed).
+    stops = [
+        StopPeriod("testing", D(2026, 7, 10), None),
+        StopPeriod("appraisal", D(2026, 7, 10), None),
+    ]
+    got = deadlines(
+        CaseDates(procedure="general", filed_on=D(2026, 7, 3)), stops, today=D(2026, 7, 25)
+    )
+    assert got["decision"].due_on == D(2026, 10, 16)
+    assert [b.split(" since")[0] for b in got["decision"].basis if "stopped" in b] == [
+        "+15 days: clock stopped for appraisal",
+        "+0 days: clock stopped for testing",
+    ]
+
+
 def test_extension_by_the_head_adds_thirty_days():
     dates = CaseDates(procedure="general", filed_on=D(2026, 7, 3), extension_days=30, extensions=1)
     got = deadlines(dates, today=D(2026, 9, 1))
