@@ -336,6 +336,39 @@ WAIVE_HEARING = Transition(
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CaseWrite:
+    """A write on a case that keeps its status, and the roles that may make it."""
+
+    action: str
+    what: str
+    roles: tuple[str, ...]
+
+
+# Who may make each write that is not a status change (the transitions above say it for
+# those): the case team for investigation work, the head or a squad leader for approvals.
+# The case's scope is checked as well (404 outside it).
+CASE_WRITES: dict[str, CaseWrite] = {
+    w.action: w
+    for w in [
+        CaseWrite("propose_penalty", "proposing a penalty", TEAM),
+        CaseWrite("record_action", "recording an on-site action", TEAM),
+        CaseWrite("attach_action_evidence", "attaching recordings to an action", TEAM),
+        CaseWrite("schedule_hearing", "scheduling a hearing", TEAM),
+        CaseWrite("waive_hearing", "recording a hearing waiver", WAIVE_HEARING.roles),
+        CaseWrite("record_hearing", "recording a hearing", TEAM),
+        CaseWrite("start_clock_stop", "stopping the decision clock", TEAM),
+        CaseWrite("end_clock_stop", "ending a clock stop", TEAM),
+        CaseWrite("publish_decision", "publishing the decision", TEAM),
+        # RULES.md: +30 days with the head's approval (further ones by collective decision).
+        CaseWrite("extend_decision", "extending the decision limit", ("head",)),
+        CaseWrite("assign_team", "confirming or overriding the case team", LEADERS),
+        CaseWrite("police_hand_over", "handing the case over to the police", TEAM),
+        CaseWrite("police_decision", "recording the police decision", TEAM),
+    ]
+}
+
+
 def _simplified_limits(f: CaseFacts) -> list[str]:
     if f.penalty_kind == "warning":
         return []

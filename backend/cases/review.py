@@ -264,8 +264,7 @@ async def _pending_review(principal: Principal, review_id: uuid.UUID) -> dict[st
     if review is None:
         raise NotFound("legal review not found", code="legal_review.not_found")
     await cases.load_case(principal, review["case_id"], write=False)
-    if not principal.has_any_role(*REVIEWERS):
-        raise Forbidden("only a legal reviewer decides a review", code="case.role_forbidden")
+    cases.require_case_role(principal, REVIEWERS, "deciding or extending a legal review")
     if principal.officer_id and principal.officer_id in await cases.active_officer_ids(
         review["case_id"]
     ):

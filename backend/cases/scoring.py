@@ -20,7 +20,7 @@ from backend.cases.tables import Case, FileScore
 from backend.core import clock
 from backend.core.auth import Principal
 from backend.core.db import write_tx
-from backend.core.errors import BadRequest, Conflict, Forbidden
+from backend.core.errors import BadRequest, Conflict
 from backend.core.schemas import Input, Output
 from backend.orgs.tables import OrgUnit, Team
 
@@ -135,8 +135,7 @@ def grade_of(total: int, *, excellent: int, passing: int) -> Grade:
 
 
 async def score_case(*, principal: Principal, case_id: uuid.UUID, data: ScoreIn) -> ScoreOut:
-    if not principal.has_any_role("legal_reviewer"):
-        raise Forbidden("file scoring is done by the legal office", code="case.role_forbidden")
+    cases.require_case_role(principal, ("legal_reviewer",), "scoring a case file")
     unknown_veto = sorted(set(data.veto) - set(VETO_ITEMS))
     if unknown_veto:
         raise BadRequest(f"unknown veto items: {', '.join(unknown_veto)}", code="score.bad_item")

@@ -365,12 +365,26 @@ def refuse_if_unmet(transition: lifecycle.Transition, facts: lifecycle.CaseFacts
         )
 
 
+def require_case_role(principal: Principal, roles: Sequence[str], what: str) -> None:
+    """403 naming the roles ``what`` needs (and those the principal holds)."""
+    if principal.has_any_role(*roles):
+        return
+    held = ", ".join(sorted(principal.roles)) or "none"
+    raise Forbidden(
+        f"{what} requires one of the roles: {', '.join(roles)} (you have: {held})",
+        code="case.role_forbidden",
+        extra={"required_roles": list(roles)},
+    )
+
+
 def check_transition_role(principal: Principal, transition: lifecycle.Transition) -> None:
-    if not principal.has_any_role(*transition.roles):
-        raise Forbidden(
-            f"{transition.action} requires one of the roles: {', '.join(transition.roles)}",
-            code="case.role_forbidden",
-        )
+    require_case_role(principal, transition.roles, transition.action)
+
+
+def check_write_role(principal: Principal, action: str) -> None:
+    """The role guard of a write that keeps the status (``lifecycle.CASE_WRITES``)."""
+    write = lifecycle.CASE_WRITES[action]
+    require_case_role(principal, write.roles, write.what)
 
 
 # ---------------------------------------------------------------------------
@@ -896,6 +910,7 @@ async def _write_case(
 async def propose_penalty(
     *, principal: Principal, case_id: uuid.UUID, data: s.PenaltyIn
 ) -> s.CaseOut:
+    check_write_role(principal, "propose_penalty")
     if data.penalty_kind == "fine" and not data.fine_amount:
         raise BadRequest("a fine needs fine_amount", code="case.fine_amount_required")
     async with write_tx():
@@ -968,6 +983,7 @@ async def record_action(
     *, principal: Principal, case_id: uuid.UUID, data: s.ActionIn
 ) -> s.ActionOut:
     """An on-site action with the officers present and the recordings that prove it."""
+    check_write_role(principal, "record_action")
     action_id = uuid.uuid4()
     async with write_tx():
         row = await _write_case(
@@ -1020,6 +1036,7 @@ async def attach_action_evidence(
     *, principal: Principal, case_id: uuid.UUID, action_id: uuid.UUID, evidence_ids: list[uuid.UUID]
 ) -> s.ActionOut:
     """Attach recordings to an action already recorded (nothing attached is ever removed)."""
+    check_write_role(principal, "attach_action_evidence")
     async with write_tx():
         row = await load_case(principal, case_id, write=True)
         action = (
@@ -1075,6 +1092,7 @@ async def list_actions(*, principal: Principal, case_id: uuid.UUID) -> list[s.Ac
 async def schedule_hearing(
     *, principal: Principal, case_id: uuid.UUID, data: s.HearingScheduleIn
 ) -> s.CaseOut:
+    check_write_role(principal, "schedule_hearing")
     rules = await load_rules()
     if (data.hearing_on - data.notice_on).days < rules.hearing_notice_days:
         raise BadRequest(
@@ -1117,7 +1135,7 @@ async def waive_hearing(
     """放弃听证: record that the party declined the hearing within its window (audited, with
     a document in the file), so that the case may be decided before the window ends."""
     step = lifecycle.WAIVE_HEARING
-    check_transition_role(principal, step)
+    check_write_role(principal, "waive_hearing")
     async with write_tx():
         row = await _write_case(
             principal, case_id, version=data.version, statuses=tuple(step.sources),
@@ -1151,6 +1169,7 @@ async def waive_hearing(
 async def record_hearing(
     *, principal: Principal, case_id: uuid.UUID, data: s.HearingRecordIn
 ) -> s.CaseOut:
+    check_write_role(principal, "record_hearing")
     async with write_tx():
         row = await _write_case(
             principal, case_id, version=data.version, statuses=("hearing",), what="a hearing"
@@ -1216,6 +1235,7 @@ async def start_clock_stop(
     *, principal: Principal, case_id: uuid.UUID, data: s.ClockStopIn
 ) -> s.ClockStopOut:
     """Stop the decision clock (testing, appraisal, public notice...)."""
+    check_write_role(principal, "start_clock_stop")
     async with write_tx():
         row = await _write_case(
             principal,
@@ -1249,6 +1269,7 @@ async def start_clock_stop(
 async def end_clock_stop(
     *, principal: Principal, case_id: uuid.UUID, stop_id: uuid.UUID, data: s.ClockStopEndIn
 ) -> s.ClockStopOut:
+    check_write_role(principal, "end_clock_stop")
     async with write_tx():
         row = await load_case(principal, case_id, write=True)
         stop = (
@@ -1289,8 +1310,7 @@ async def extend_decision(
     *, principal: Principal, case_id: uuid.UUID, data: s.ExtensionIn
 ) -> s.CaseOut:
     """+30 days with the head's approval; any further extension needs a collective decision."""
-    if not principal.has_any_role("head"):
-        raise Forbidden("extending the decision limit needs the head", code="case.role_forbidden")
+    check_write_role(principal, "extend_decision")
     rules = await load_rules()
     async with write_tx():
         row = await _write_case(
@@ -1348,6 +1368,7 @@ async def extend_decision(
 async def publish_decision(
     *, principal: Principal, case_id: uuid.UUID, version: int | None = None
 ) -> s.CaseOut:
+    check_write_role(principal, "publish_decision")
     async with write_tx():
         row = await _write_case(
             principal,
@@ -1543,8 +1564,7 @@ async def assign_team(
     *, principal: Principal, case_id: uuid.UUID, data: s.TeamAssignIn
 ) -> s.CaseOut:
     """A squad leader confirms the proposal or overrides it (the override is audited)."""
-    if not principal.has_any_role("squad_leader", "head"):
-        raise Forbidden("assigning a team needs a squad leader", code="case.role_forbidden")
+    check_write_role(principal, "assign_team")
     if len(set(data.officer_ids)) != len(data.officer_ids):
         raise BadRequest("an officer is listed twice", code="case.duplicate_officer")
     proposal = await propose_team(principal=principal, case_id=case_id)

@@ -28,7 +28,7 @@ from backend.cases.tables import Case, CaseAccess, CaseOfficer, Transfer
 from backend.core import clock
 from backend.core.auth import Principal
 from backend.core.db import write_tx
-from backend.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from backend.core.errors import BadRequest, Conflict, NotFound
 from backend.core.schemas import Input, Output
 from backend.orgs.tables import OrgUnit
 
@@ -169,13 +169,9 @@ async def request_transfer(
     if data.kind == "to_police":
         if not data.police_agency.strip():
             raise BadRequest("name the police agency", code="transfer.police_agency_required")
-        if not principal.has_any_role("officer", *SENDERS):
-            raise Forbidden("preparing a police transfer needs the case team",
-                            code="case.role_forbidden")  # fmt: skip
-    elif not principal.has_any_role(*SENDERS):
-        raise Forbidden(
-            f"a transfer needs one of the roles: {', '.join(SENDERS)}", code="case.role_forbidden"
-        )
+        cases.require_case_role(principal, ("officer", *SENDERS), "preparing a police transfer")
+    else:
+        cases.require_case_role(principal, SENDERS, f"a transfer ({data.kind})")
     rules = await load_rules()
     cal = await load_calendar()
     now = clock.now()
@@ -266,9 +262,7 @@ async def _incoming(principal: Principal, transfer_id: uuid.UUID) -> dict[str, A
     transfer = await _get(transfer_id)
     if transfer["to_org_unit_id"] is None or not principal.sees_org(transfer["to_org_unit_id"]):
         raise NotFound("transfer not found", code="transfer.not_found")
-    if not principal.has_any_role(*RECEIVERS):
-        raise Forbidden("accepting a transfer needs a head or squad leader",
-                        code="case.role_forbidden")  # fmt: skip
+    cases.require_case_role(principal, RECEIVERS, "accepting or rejecting a transfer")
     if transfer["status"] != "requested":
         raise Conflict(f"the transfer is already {transfer['status']}", code="transfer.answered")
     return transfer
@@ -367,8 +361,7 @@ async def decide_police_transfer(
     *, principal: Principal, transfer_id: uuid.UUID, approve: bool, reason: str = ""
 ) -> TransferOut:
     """The head approves (hand-over due within 24 h) or refuses, with reasons, within 3 days."""
-    if not principal.has_any_role("head"):
-        raise Forbidden("the head decides a police transfer", code="case.role_forbidden")
+    cases.require_case_role(principal, ("head",), "deciding a police transfer")
     if not approve and not reason.strip():
         raise BadRequest("a refusal needs reasons", code="transfer.reason_required")
     rules = await load_rules()
@@ -400,6 +393,7 @@ async def decide_police_transfer(
 
 
 async def hand_over_to_police(*, principal: Principal, transfer_id: uuid.UUID) -> TransferOut:
+    cases.check_write_role(principal, "police_hand_over")
     rules = await load_rules()
     cal = await load_calendar()
     now = clock.now()
@@ -427,6 +421,7 @@ async def record_police_decision(
     *, principal: Principal, transfer_id: uuid.UUID, data: PoliceDecisionIn
 ) -> TransferOut:
     """立案 by the police closes the case here as ``transferred_out``; a refusal returns it."""
+    cases.check_write_role(principal, "police_decision")
     if not data.decision.strip():
         raise BadRequest("record the police decision", code="transfer.decision_required")
     now = clock.now()
