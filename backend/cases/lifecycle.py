@@ -335,6 +335,10 @@ WAIVE_HEARING = Transition(
     document=("review", "hearing_waiver", "放弃听证声明"),
 )  # fmt: skip
 
+# What a case's next-actions list offers: every transition, and the steps that keep the status
+# but have preconditions of their own (``POST /cases/{id}/hearing/waive``).
+NEXT_ACTIONS: tuple[Transition, ...] = (*TRANSITIONS.values(), WAIVE_HEARING)
+
 
 @dataclass(frozen=True)
 class CaseWrite:

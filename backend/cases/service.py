@@ -858,11 +858,12 @@ async def transition_case(
 
 
 async def next_actions(*, principal: Principal, case_id: uuid.UUID) -> list[s.NextActionOut]:
-    """The transitions possible from the case's status, and what still blocks each."""
+    """The transitions (and the hearing waiver) possible from the case's status, and what
+    still blocks each."""
     row = await load_case(principal, case_id, write=False)
     facts = await gather_facts(row)
     out = []
-    for transition in lifecycle.TRANSITIONS.values():
+    for transition in lifecycle.NEXT_ACTIONS:
         if row["status"] not in transition.sources:
             continue
         if row["procedure"] not in transition.procedures:
