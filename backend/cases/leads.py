@@ -5,12 +5,12 @@ referrals; decided (file a case or not, with reasons) within 15 working days, +1
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import uuid
 from typing import Any
 
 from backend.audit import service as audit
 from backend.calendar.service import WorkCalendar, due_in_working_days, load_calendar
+from backend.cases import numbering
 from backend.cases import schemas as s
 from backend.cases.concurrency import bump_version
 from backend.cases.rules import load_rules
@@ -105,10 +105,13 @@ async def create_lead(
             grid = await Grid.select(Grid.org_unit).where(Grid.id == grid_id).first().run()
             if grid is None or not principal.sees_org(grid["org_unit"]):
                 raise NotFound("grid not found", code="grid.not_found")
+        number = await numbering.next_number(
+            org_unit_id=org_unit_id, day=received, series=numbering.LEAD
+        )
         await Lead.insert(
             Lead(
                 id=lead_id,
-                number=f"XS{received:%Y%m%d}-{secrets.token_hex(3).upper()}",
+                number=number,
                 source=source,
                 source_ref=source_ref,
                 org_unit=org_unit_id,

@@ -591,7 +591,7 @@ async def file_case(*, principal: Principal, data: s.CaseFileIn) -> s.CaseOut:
             "officer_ids": [],
         }
         refuse_if_unmet(transition, await gather_facts(row, status=lifecycle.NEW, on=day))
-        row["number"] = await numbering.next_case_number(
+        row["number"] = await numbering.next_number(
             org_unit_id=org_unit_id, day=day, series=numbering.GENERAL
         )
         await _insert_case(row, principal=principal, status="filed", filed_on=day, now=now)
@@ -732,7 +732,7 @@ async def decide_on_site(*, principal: Principal, data: s.OnSiteDecisionIn) -> s
             "officer_ids": list(data.officer_ids),
         }
         refuse_if_unmet(transition, await gather_facts(row, status=lifecycle.NEW, on=day))
-        row["number"] = await numbering.next_case_number(
+        row["number"] = await numbering.next_number(
             org_unit_id=data.org_unit_id, day=day, series=numbering.SIMPLIFIED
         )
         await _insert_case(row, principal=principal, status="decided", filed_on=day, now=now)

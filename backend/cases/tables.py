@@ -23,7 +23,8 @@ class Lead(Table, tablename="lead"):
     """A reported possible violation, waiting for the decision to file a case or not."""
 
     id = UUID(primary_key=True)
-    number = Varchar(length=40, unique=True)
+    # "<org unit code>-<year>-XS-<seq>", e.g. XQ-2026-XS-0012 (older leads: XS<date>-<hex>).
+    number = Varchar(length=80, unique=True)
     # grid / hotline / complaint / inspection / patrol / referral
     source = Varchar(length=20, index=True)
     # What the source calls it: an inspection task id, a 12345 ticket number...
@@ -81,7 +82,8 @@ class CaseRuleSetting(Table, tablename="case_rule_setting"):
 
 
 class CaseNumberCounter(Table, tablename="case_number_counter"):
-    """The last sequence number given per org unit, year and series (AJ general, JY on-site).
+    """The last sequence number given per org unit, year and series (AJ general, JY on-site,
+    XS leads).
 
     Incremented in the filing's write transaction, so numbers have no gaps and no repeats.
     """
