@@ -155,6 +155,8 @@ class CaseFacts:
     flags: tuple[str, ...] = ()
     violation_on: dt.date | None = None
     violation_ended_on: dt.date | None = None
+    # When the unit learned of the violation: the lead's receipt, else the filing (None: today).
+    discovered_on: dt.date | None = None
     hearing_waived: bool = False
     # A transfer under way freezes the case until it is answered.
     transfer_pending: bool = False
@@ -263,9 +265,15 @@ def _matter_active(f: CaseFacts) -> list[str]:
 
 
 def _limitation(f: CaseFacts) -> list[str]:
+    """行政处罚法 art. 36: no penalty for a violation not discovered within the period; one
+    discovered in time may still be decided after the period ends."""
     ends = f.limitation_ends
-    if ends is not None and f.today > ends:
-        return [f"the limitation period ended on {ends.isoformat()}"]
+    discovered = f.discovered_on or f.today
+    if ends is not None and discovered > ends:
+        return [
+            f"the limitation period ended on {ends.isoformat()}, before the violation was "
+            f"discovered on {discovered.isoformat()}"
+        ]
     return []
 
 

@@ -340,8 +340,19 @@ async def gather_facts(
         flags=tuple(row.get("flags") or ()),
         violation_on=row.get("violation_on"),
         violation_ended_on=row.get("violation_ended_on"),
+        discovered_on=await _discovered_on(row),
         transfer_pending=case_id is not None and await _transfer_pending(case_id),
     )
+
+
+async def _discovered_on(row: dict[str, Any]) -> dt.date | None:
+    """The day the unit learned of the violation: its lead's receipt, else the filing."""
+    if row.get("lead_id") is not None:
+        lead = await Lead.select(Lead.received_at).where(Lead.id == row["lead_id"]).first().run()
+        if lead is not None:
+            return local_day(lead["received_at"])
+    filed_on: dt.date | None = row.get("filed_on")
+    return filed_on
 
 
 async def _transfer_pending(case_id: uuid.UUID) -> bool:

@@ -1,5 +1,6 @@
 """The limitation period (RULES.md): 2 years, 5 where life, health or financial safety is
-involved, counted from the violation or from the end of a continuing violation."""
+involved, counted from the violation or from the end of a continuing violation, up to the
+day the violation was discovered (行政处罚法 art. 36)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ def test_limitation_counts_from_the_end_of_a_continuing_violation_and_longer_whe
     on = dt.date(2024, 3, 1)
     assert check(facts(today=dt.date(2026, 3, 1), violation_on=on)) == []
     assert check(facts(today=dt.date(2026, 3, 2), violation_on=on)) == [
-        "the limitation period ended on 2026-03-01"
+        "the limitation period ended on 2026-03-01, before the violation was discovered on "
+        "2026-03-02"
     ]
+    # Discovered in time (the lead came in on 1 March 2026): it may be decided later.
+    assert check(facts(today=dt.date(2026, 9, 1), violation_on=on,
+                       discovered_on=dt.date(2026, 3, 1))) == []  # fmt: skip
+    assert check(facts(today=dt.date(2026, 3, 5), violation_on=on,
+                       discovered_on=dt.date(2026, 3, 2))) != []  # fmt: skip
     # A violation that went on until 2025 is counted from its end.
     continuing = facts(
         today=dt.date(2026, 3, 2), violation_on=on, violation_ended_on=dt.date(2025, 1, 10)
