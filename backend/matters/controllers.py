@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.params import Parameter
 
 from backend.core.auth import Principal, require_roles
 from backend.matters import schemas as s
@@ -59,7 +58,7 @@ class GrantController(Controller):
         request: Request[Principal, Any, Any],
         matter_id: uuid.UUID | None = None,
         org_unit_id: uuid.UUID | None = None,
-        on: dt.date | None = Parameter(query="on", default=None),
+        on: dt.date | None = None,
     ) -> list[s.GrantOut]:
         """The history of grants, or those in force on the day ``on``."""
         return await service.list_grants(
