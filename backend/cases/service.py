@@ -1243,11 +1243,23 @@ async def _close_stops(case_id: uuid.UUID, reason: str, day: dt.date) -> None:
     )
 
 
+# Clock stops opened and closed by transitions only (suspend/resume, the hearing).
+TRANSITION_STOPS = frozenset({"suspension", "hearing"})
+
+
 async def start_clock_stop(
     *, principal: Principal, case_id: uuid.UUID, data: s.ClockStopIn
 ) -> s.ClockStopOut:
-    """Stop the decision clock (testing, appraisal, public notice...)."""
+    """Stop the decision clock for testing, appraisal or a public notice.
+
+    A suspension (中止) is the head's transition and a hearing's stop comes with the
+    hearing request: neither opens here, so no officer can pause the clock that way."""
     check_write_role(principal, "start_clock_stop")
+    if data.reason in TRANSITION_STOPS:
+        raise BadRequest(
+            f"a {data.reason} clock stop comes with its transition, not from this endpoint",
+            code="case.stop_by_transition",
+        )
     async with write_tx():
         row = await _write_case(
             principal,
@@ -1294,6 +1306,12 @@ async def end_clock_stop(
             raise NotFound("clock stop not found", code="clock_stop.not_found")
         if stop["ended_on"] is not None:
             raise Conflict("the clock stop already ended", code="clock_stop.ended")
+        if stop["reason"] in TRANSITION_STOPS:
+            raise Conflict(
+                f"a {stop['reason']} clock stop ends with its transition "
+                "(resume, or the hearing being held)",
+                code="case.stop_by_transition",
+            )
         if data.ended_on < stop["started_on"]:
             raise BadRequest("a clock stop cannot end before it starts", code="case.bad_stop")
         await (

@@ -207,3 +207,48 @@ async def test_case_writes_refuse_the_wrong_role_and_change_nothing(client, db):
     stored = await Case.select(Case.penalty_kind, Case.extension_days).where(Case.id == cid)
     assert stored == [{"penalty_kind": "fine", "extension_days": 30}]
     assert await ClockStop.count().where(ClockStop.ended_on.is_null()) == 1  # appraisal
+
+
+async def test_suspension_and_hearing_stops_only_come_with_their_transitions(client, db):
+    """An officer may stop the clock for testing, but not open a suspension (the head's
+    中止) or a hearing stop through the clock-stop endpoint, nor end the head's one."""
+    with clock.travel_to(dt.datetime(2026, 9, 1, 10, tzinfo=SHANGHAI)):
+        cw = await build_case_world()
+        w = cw.world
+        users = {u: await login(client, u) for u in ("head_a", "leader_a", "officer_a")}
+
+        async def post(user: str, url: str, body: Any = None) -> Any:
+            return await client.post(f"/api/v1{url}", headers=users[user], json=body or {})
+
+        case = (
+            await post("head_a", "/cases", {"matter_id": str(cw.food), "subject_name": "某店"})
+        ).json()
+        cid = case["id"]
+        officers = [str(o) for o in w.officers_a[:2]]
+        body = {"team_id": str(w.team_a), "officer_ids": officers, "reason": "熟悉该片区"}
+        assert (await post("leader_a", f"/cases/{cid}/team", body)).status_code == 200
+        assert (await post("leader_a", f"/cases/{cid}/transitions/investigate")).status_code == 200
+        for reason in ("suspension", "hearing"):
+            before = await snapshot()
+            response = await post(
+                "officer_a",
+                f"/cases/{cid}/clock-stops",
+                {"reason": reason, "started_on": "2026-09-01"},
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["code"] == "case.stop_by_transition"
+            assert reason in response.json()["detail"]
+            assert await snapshot() == before
+        assert (await post("head_a", f"/cases/{cid}/transitions/suspend")).status_code == 200
+        stop = await ClockStop.select().where(ClockStop.case == cid).first()
+        assert stop["reason"] == "suspension" and stop["ended_on"] is None
+        before = await snapshot()
+        response = await post(
+            "officer_a", f"/cases/{cid}/clock-stops/{stop['id']}/end", {"ended_on": "2026-09-02"}
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == "case.stop_by_transition"
+        assert await snapshot() == before
+        assert (await post("head_a", f"/cases/{cid}/transitions/resume")).status_code == 200
+        stop = await ClockStop.select().where(ClockStop.id == stop["id"]).first()
+        assert stop["ended_on"] is not None
