@@ -141,14 +141,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         bind_engine(engine)
-        if settings.db_pool_size:
-            await start_pool(engine, max_size=settings.db_pool_size)
         stop_scheduler = None
-        if run_scheduler:
-            from scheduler import start_embedded
-
-            stop_scheduler = await start_embedded(settings=settings, store=object_store)
         try:
+            if settings.db_pool_size:
+                await start_pool(engine, max_size=settings.db_pool_size)
+            if run_scheduler:
+                from scheduler import start_embedded
+
+                stop_scheduler = await start_embedded(settings=settings, store=object_store)
             yield
         finally:
             if stop_scheduler is not None:

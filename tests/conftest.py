@@ -140,31 +140,39 @@ def start_pg_cluster(base: Path) -> PgCluster:
         check=True,
         capture_output=True,
     )
-    _stop_when_gone(os.getpid(), data, base)
+    _stop_when_gone(data, base)
     return PgCluster(host="127.0.0.1", port=port, user="postgres", data_dir=data)
 
 
-def _stop_when_gone(owner: int, data: Path, base: Path) -> None:
+# Write ends of the watchers' pipes: held (never closed) for as long as this process lives.
+_LIFELINES: list[int] = []
+
+
+def _stop_when_gone(data: Path, base: Path) -> None:
     """A watcher in its own session stops the cluster and removes its directory once the
     process that started it is gone, however it went (``kill -9``, a CI timeout killing the
-    process group): no PostgreSQL is left running after the tests."""
+    process group): no PostgreSQL is left running after the tests. The watcher reads a pipe
+    whose only write end this process holds; the end of that pipe is its death (a PID could
+    be a zombie's or be reused)."""
     stop = " ".join(
         shlex.quote(part)
         for part in _as_postgres(
             [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
         )
     )
-    script = (
-        f"while kill -0 {owner} 2>/dev/null; do sleep 1; done; "
-        f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(base))}"
-    )
-    subprocess.Popen(
-        ["sh", "-c", script],
-        start_new_session=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    script = f"cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(base))}"
+    read_end, write_end = os.pipe()  # neither is inherited by other children
+    try:
+        subprocess.Popen(
+            ["sh", "-c", script],
+            start_new_session=True,
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(read_end)
+    _LIFELINES.append(write_end)
 
 
 def stop_pg_cluster(cluster: PgCluster) -> None:

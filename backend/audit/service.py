@@ -165,14 +165,22 @@ async def record_many(events: list[PendingEvent]) -> list[Recorded]:
                 chunk,
             ).run()
         # Only each stream's head: a long stream (an item viewed many times) costs one
-        # index probe, not a read of its whole history.
-        marks = ", ".join("{}" for _ in chunk)
-        rows = await AuditEvent.raw(
-            "SELECT a.stream, a.seq, a.hash FROM audit_event a JOIN ("
-            f"SELECT stream, MAX(seq) AS seq FROM audit_event WHERE stream IN ({marks}) "
-            "GROUP BY stream) h ON a.stream = h.stream AND a.seq = h.seq",
-            *chunk,
-        ).run()
+        # probe of the (stream, seq) index, not a read of its whole history.
+        if is_sqlite():
+            marks = ", ".join("{}" for _ in chunk)
+            rows = await AuditEvent.raw(
+                "SELECT a.stream, a.seq, a.hash FROM audit_event a JOIN ("
+                f"SELECT stream, MAX(seq) AS seq FROM audit_event WHERE stream IN ({marks}) "
+                "GROUP BY stream) h ON a.stream = h.stream AND a.seq = h.seq",
+                *chunk,
+            ).run()
+        else:
+            rows = await AuditEvent.raw(
+                "SELECT s.stream, a.seq, a.hash FROM unnest({}::text[]) AS s(stream) "
+                "CROSS JOIN LATERAL (SELECT seq, hash FROM audit_event "
+                "WHERE stream = s.stream ORDER BY seq DESC LIMIT 1) AS a",
+                chunk,
+            ).run()
         for r in rows:
             heads[r["stream"]] = (r["seq"], r["hash"])
     out: list[Recorded] = []

@@ -226,7 +226,7 @@ async def export_bundle(
             CaseDocument.case == case_id
         )
     }
-    return _stream(file, bodies, originals, store, chunk_limit)
+    return _stream(file, bodies, originals, store, chunk_limit, principal, export_id)
 
 
 async def _release_originals(
@@ -250,6 +250,8 @@ async def _stream(
     originals: list[Any],
     store: Any,
     chunk_limit: int,
+    principal: Principal,
+    export_id: uuid.UUID,
 ) -> AsyncIterator[bytes]:
     sink = _Sink()
     entries: list[dict[str, Any]] = []
@@ -296,6 +298,7 @@ async def _stream(
                         if sink.pending() >= chunk_limit:
                             yield sink.take()
                 if size != item.size:
+                    await _record_integrity_failure(principal, item, export_id, size)
                     raise StorageError(
                         f"evidence {item.id}: the store returned {size} bytes, "
                         f"sealed with {item.size}"
@@ -323,6 +326,21 @@ async def _stream(
         }
         zf.writestr(MANIFEST, _json(manifest))
     yield sink.take()
+
+
+async def _record_integrity_failure(
+    principal: Principal, item: EvidenceItemOut, export_id: uuid.UUID, size: int
+) -> None:
+    """The store returned other bytes than were sealed: on the item's custody trail."""
+    from backend.evidence import service as evidence
+
+    async with write_tx():
+        await audit.record(
+            stream=evidence.stream_of(item.id),
+            action="evidence.integrity_failed",
+            actor=principal.actor,
+            payload={"export_id": export_id, "sealed_size": item.size, "read_size": size},
+        )
 
 
 async def _read_originals(
@@ -401,7 +419,12 @@ def verify_bundle(path: Path) -> list[str]:
                     problems.append(f"{name}: SHA-256 does not match the manifest")
             for item in manifest.get("evidence", []):
                 entry = listed.get(item.get("path", ""))
-                if entry is None or entry["sha256"] != item.get("sealed_sha256"):
+                sealed = str(item.get("sealed_sha256"))
+                if (
+                    entry is None
+                    or entry["sha256"] != sealed
+                    or not str(item.get("path")).endswith(f"/{sealed}")
+                ):
                     problems.append(f"{item.get('path')}: differs from the sealed evidence record")
     except (zipfile.BadZipFile, OSError) as exc:
         return [f"not a readable zip bundle: {exc}"]

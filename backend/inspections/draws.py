@@ -23,7 +23,7 @@ import msgspec
 from backend.audit import service as audit
 from backend.core import clock, scope
 from backend.core.auth import Principal
-from backend.core.db import is_sqlite, write_tx
+from backend.core.db import current_engine, is_sqlite, write_tx
 from backend.core.errors import Conflict, NotFound
 from backend.inspections import hashrank
 from backend.inspections import schemas as s
@@ -410,6 +410,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
     )
 
 
+# Whether a PostgreSQL server (by its connection settings) offers lz4.
 _LZ4: dict[str, bool] = {}
 
 
@@ -422,12 +423,14 @@ async def _fast_record_compression() -> None:
     """
     if is_sqlite():
         return
-    if "lz4" not in _LZ4:
+    config = getattr(current_engine(), "config", {})
+    server = f"{config.get('host')}:{config.get('port')}/{config.get('database')}"
+    if server not in _LZ4:
         rows = await fetch_rows(
             "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
         )
-        _LZ4["lz4"] = bool(rows and rows[0][0])
-    if _LZ4["lz4"]:
+        _LZ4[server] = bool(rows and rows[0][0])
+    if _LZ4[server]:
         await fetch_rows("SET LOCAL default_toast_compression = 'lz4'")
 
 

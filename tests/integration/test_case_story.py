@@ -443,6 +443,9 @@ async def test_case_file_export_certifies_the_sealed_hash_not_whatever_the_store
 
     with pytest.raises(StorageError, match="the store returned 5 bytes, sealed with 7"):
         await asyncio.wait_for(export_all(), timeout=30)
+    failed = await AuditEvent.select().where(AuditEvent.action == "evidence.integrity_failed")
+    assert len(failed) == 1
+    assert json.loads(failed[0]["payload"])["read_size"] == 5
 
 
 async def test_provisional_2027_deadline_becomes_final_after_the_schedule_is_imported(
