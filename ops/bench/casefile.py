@@ -231,12 +231,20 @@ def _plain_reads(store: Any, keys: list[str]) -> tuple[int, float]:
 
 
 async def _run(endpoint: str, tmp: Path) -> None:
-    from backend.cases.casefile import verify_bundle
-
     items = int(os.environ.get("FIELDCASE_BENCH_CASEFILE_ITEMS", "200"))
     size = int(os.environ.get("FIELDCASE_BENCH_CASEFILE_ITEM_MIB", "2")) * MIB
     rounds = int(os.environ.get("FIELDCASE_BENCH_CASEFILE_ROUNDS", "5"))
     app, store, case_id, keys = await _setup(endpoint, items, size)
+    # The app's lifespan, as under uvicorn: its database connections held open.
+    async with app.lifespan():
+        await _rounds(app, store, case_id, keys, tmp, items, rounds)
+
+
+async def _rounds(
+    app: Any, store: Any, case_id: str, keys: list[str], tmp: Path, items: int, rounds: int
+) -> None:
+    from backend.cases.casefile import verify_bundle
+
     bundle = tmp / "bundle.zip"
     # One untimed export saved to disk and verified; the timed rounds follow.
     await _export(app, case_id, bundle)

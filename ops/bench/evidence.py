@@ -132,7 +132,7 @@ class Flow:
         return session["evidence_id"], digest.hexdigest()
 
 
-async def _setup(tmp: Path, endpoint: str) -> tuple[Any, Any, Flow]:
+async def _setup(tmp: Path, endpoint: str) -> tuple[Any, Any, Flow, Any]:
     import httpx
 
     from backend.app import create_app
@@ -179,11 +179,17 @@ async def _setup(tmp: Path, endpoint: str) -> tuple[Any, Any, Flow]:
         "/api/v1/auth/login", json={"username": "bench", "password": "bench-password-1"}
     )
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    return store, (api, s3), Flow(api, s3, headers, uuid.uuid4())
+    return store, (api, s3), Flow(api, s3, headers, uuid.uuid4()), app
 
 
 async def _run(endpoint: str, tmp: Path) -> None:
-    store, clients, flow = await _setup(tmp, endpoint)
+    store, clients, flow, app = await _setup(tmp, endpoint)
+    # The app's lifespan, as under uvicorn: its database connections held open.
+    async with app.lifespan():
+        await _measure(store, clients, flow)
+
+
+async def _measure(store: Any, clients: Any, flow: Flow) -> None:
     try:
         # 1. 1 GiB multipart through the flow, peak RSS growth of this process.
         block = os.urandom(8 * MIB)
