@@ -578,6 +578,15 @@ async def file_case(*, principal: Principal, data: s.CaseFileIn) -> s.CaseOut:
             )
             if lead["status"] != "open":
                 raise Conflict(f"the lead is already {lead['status']}", code="lead.already_decided")
+            received = local_day(lead["received_at"])
+            if data.violation_on is not None and data.violation_on > received:
+                # The lead's receipt is the day of discovery (and ends the limitation
+                # count): a lead cannot report what had not happened yet.
+                raise BadRequest(
+                    f"the violation began on {data.violation_on}, after the lead was received "
+                    f"on {received}: file it from a lead that reported it, or without a lead",
+                    code="case.violation_after_lead",
+                )
         org_unit_id = data.org_unit_id or (lead["org_unit"] if lead else principal.org_unit_id)
         scope.require(principal, org_unit_id, what="org unit")
         area = data.area_org_unit_id or org_unit_id

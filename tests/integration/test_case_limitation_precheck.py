@@ -32,6 +32,16 @@ async def test_limitation_counts_from_the_violation_to_its_discovery(client, db)
         inside_lead = await api.post("officer_a", "/leads", body, expect=201)
 
     with clock.travel_to(at("2026-07-24")):
+        # A lead cannot be the discovery of a violation that began after it was received.
+        later = await api.post(
+            "head_a", "/cases",
+            {"matter_id": str(cw.food), "lead_id": inside_lead["id"],
+             "violation_on": "2026-07-22"},
+            expect=400,
+        )  # fmt: skip
+        assert later["code"] == "case.violation_after_lead"
+        assert "2026-07-22" in later["detail"] and "2026-07-20" in later["detail"]
+        assert await Case.count() == 0
         # Outside: a one-off violation of 1 March 2024; the period ended on 1 March 2026.
         refused = await api.post(
             "head_a", "/cases",
