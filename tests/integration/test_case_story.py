@@ -8,6 +8,7 @@ import hashlib
 import json
 import uuid
 import zipfile
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -292,6 +293,28 @@ def zf_read(bundle, name: str) -> bytes:
         return zf.read(name)
 
 
+async def warned_on_site(api: Api, cw: Any) -> dict[str, Any]:
+    """A simplified-procedure case of township A: a warning on the spot."""
+    case: dict[str, Any] = await api.post(
+        "officer_a",
+        "/cases/on-site",
+        {"matter_id": str(cw.vending), "org_unit_id": str(cw.world.town_a),
+         "officer_ids": [str(o) for o in cw.world.officers_a[:2]], "penalty_kind": "warning",
+         "subject_kind": "individual", "subject_name": "王某", "facts": "占道经营，当场警告"},
+        expect=201,
+    )  # fmt: skip
+    return case
+
+
+async def drain_export(case_id: str, store: Any) -> None:
+    """Export the case's file and read it to the end (or the error)."""
+    chunks = await casefile.export_bundle(
+        principal=system_principal("test"), case_id=uuid.UUID(case_id), store=store
+    )
+    async for _ in chunks:
+        pass
+
+
 async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
     client, db, app, tmp_path, capsys
 ):
@@ -300,14 +323,7 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
     api = Api(client)
     with clock.travel_to(at("2026-10-12")):
         cw = await build_case_world()
-        case = await api.post(
-            "officer_a",
-            "/cases/on-site",
-            {"matter_id": str(cw.vending), "org_unit_id": str(cw.world.town_a),
-             "officer_ids": [str(o) for o in cw.world.officers_a[:2]], "penalty_kind": "warning",
-             "subject_kind": "individual", "subject_name": "王某", "facts": "占道经营，当场警告"},
-            expect=201,
-        )  # fmt: skip
+        case = await warned_on_site(api, cw)
         video = bytes(range(256)) * 2048  # 512 KiB
         evidence_id = await recording_for(
             case["id"], cw.world.town_a, store=app.state.store, data=video
@@ -363,16 +379,8 @@ async def test_case_file_export_verifies_and_fails_after_one_byte_changes(
     # An original missing from the store ends the export with the store's error (no hang).
     await recording_for(case["id"], cw.world.town_a)  # a sealed record without bytes
 
-    async def export_all() -> None:
-        chunks = await casefile.export_bundle(
-            principal=system_principal("test"), case_id=uuid.UUID(case["id"]),
-            store=app.state.store,
-        )  # fmt: skip
-        async for _ in chunks:
-            pass
-
     with pytest.raises(ObjectMissing):
-        await asyncio.wait_for(export_all(), timeout=30)
+        await asyncio.wait_for(drain_export(case["id"], app.state.store), timeout=30)
     assert names[-1] == "manifest.json"
     assert {f["path"] for f in manifest["files"]} == set(names) - {"manifest.json"}
     assert manifest["order"] == ["立案", "调查", "审查", "决定", "送达", "执行"]
@@ -398,14 +406,7 @@ async def test_case_file_export_certifies_the_sealed_hash_not_whatever_the_store
     api = Api(client)
     with clock.travel_to(at("2026-10-12")):
         cw = await build_case_world()
-        case = await api.post(
-            "officer_a",
-            "/cases/on-site",
-            {"matter_id": str(cw.vending), "org_unit_id": str(cw.world.town_a),
-             "officer_ids": [str(o) for o in cw.world.officers_a[:2]], "penalty_kind": "warning",
-             "subject_kind": "individual", "subject_name": "王某", "facts": "占道经营，当场警告"},
-            expect=201,
-        )  # fmt: skip
+        case = await warned_on_site(api, cw)
         good = await recording_for(case["id"], cw.world.town_a, store=app.state.store)
         altered = await recording_for(
             case["id"], cw.world.town_a, store=app.state.store, data=b"X" * 64, sealed=b"Y" * 64
@@ -433,16 +434,8 @@ async def test_case_file_export_certifies_the_sealed_hash_not_whatever_the_store
         case["id"], cw.world.town_a, store=app.state.store, data=b"short", sealed=b"longer!"
     )
 
-    async def export_all() -> None:
-        chunks = await casefile.export_bundle(
-            principal=system_principal("test"), case_id=uuid.UUID(case["id"]),
-            store=app.state.store,
-        )  # fmt: skip
-        async for _ in chunks:
-            pass
-
     with pytest.raises(StorageError, match="the store returned 5 bytes, sealed with 7"):
-        await asyncio.wait_for(export_all(), timeout=30)
+        await asyncio.wait_for(drain_export(case["id"], app.state.store), timeout=30)
     failed = await AuditEvent.select().where(AuditEvent.action == "evidence.integrity_failed")
     assert len(failed) == 1
     assert json.loads(failed[0]["payload"])["read_size"] == 5
