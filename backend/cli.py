@@ -36,9 +36,10 @@ async def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> An
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from backend.app import create_app
+    from backend.app import create_app, settle_heap
 
     app = create_app(settings, run_scheduler=args.with_scheduler)
+    app.on_startup.append(settle_heap)
     host = args.host or settings.host
     port = args.port or settings.port
     print(
