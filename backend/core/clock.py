@@ -1,7 +1,8 @@
 """The clock every rule reads, so tests and operators can travel in time.
 
 ``now()`` is UTC. ``FIELDCASE_CLOCK_OFFSET_SECONDS`` shifts it in a real
-process (end-to-end tests); ``travel_to`` and ``use_clock`` set it in-process.
+process (end-to-end tests; read when the process starts); ``travel_to`` and
+``use_clock`` set it in-process.
 """
 
 from __future__ import annotations
@@ -13,12 +14,20 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
+def _offset() -> timedelta | None:
+    raw = os.environ.get("FIELDCASE_CLOCK_OFFSET_SECONDS")
+    return timedelta(seconds=float(raw)) if raw else None
+
+
+# Read once: the variable is part of a process's environment when it starts, and looking
+# it up on every ``now()`` (several times a request) cost more than the rest of it.
+_OFFSET = _offset()
+
+
 def _system_now() -> datetime:
-    offset = os.environ.get("FIELDCASE_CLOCK_OFFSET_SECONDS")
-    current = datetime.now(UTC)
-    if offset:
-        current += timedelta(seconds=float(offset))
-    return current
+    if _OFFSET is None:
+        return datetime.now(UTC)
+    return datetime.now(UTC) + _OFFSET
 
 
 _source: Callable[[], datetime] = _system_now
