@@ -36,8 +36,22 @@ _LIMITS = {
 }
 
 
+# The config of the settings last asked about: read on every mobile request.
+_last: tuple[Settings, MobileConfig] | None = None
+
+
 def mobile_config(settings: Settings) -> MobileConfig:
     """The mobile limits; a bad value names its variable."""
+    global _last
+    last = _last
+    if last is not None and last[0] is settings:
+        return last[1]
+    config = _read(settings)
+    _last = (settings, config)
+    return config
+
+
+def _read(settings: Settings) -> MobileConfig:
     values: dict[str, int] = {}
     for name, (low, high) in _LIMITS.items():
         var = f"{PREFIX}MOBILE_{name.upper()}"

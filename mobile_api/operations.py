@@ -146,14 +146,20 @@ def operation(
     return register
 
 
+_imported = False
+
+
 def registered() -> dict[str, Operation]:
     """Every registered operation (the router's modules register theirs on import)."""
-    import importlib
+    global _imported
+    if not _imported:
+        import importlib
 
-    from mobile_api.router import MODULES
+        from mobile_api.router import MODULES
 
-    for module in MODULES:
-        importlib.import_module(module)
+        for module in MODULES:
+            importlib.import_module(module)
+        _imported = True
     return dict(_REGISTRY)
 
 
