@@ -28,6 +28,7 @@ from backend.core.auth import decode_access_token
 from backend.core.db import bind_engine, build_engine, close_pool, ping, start_pool
 from backend.core.errors import Unauthorized, error_body, handle_exception
 from backend.domains import collect
+from backend.orgs.sessions import principal_for
 from backend.settings import Settings, get_settings, use_settings
 from storage import ObjectStore, StorageError, open_store
 
@@ -47,8 +48,6 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        from backend.orgs.sessions import principal_for
-
         settings: Settings = connection.app.state.settings
         header = connection.headers.get("authorization", "")
         scheme, _, raw = header.partition(" ")

@@ -91,8 +91,8 @@ class AccessClaims:
 
 
 @functools.lru_cache(maxsize=4096)
-def _signed_claims(raw: str, secret: str) -> dict[str, Any] | None:
-    """The claims of a token whose signature holds (None if it does not); read-only.
+def _signed_claims(raw: str, secret: str) -> tuple[AccessClaims, Any, Any] | None:
+    """The claims, ``exp`` and ``typ`` of a token whose signature holds (None if it does not).
 
     Cached: a token's signature and claims never change, and checking them costs more than
     the rest of a small request (a phone polls with the same token for 15 minutes). Expiry
@@ -107,23 +107,24 @@ def _signed_claims(raw: str, secret: str) -> dict[str, Any] | None:
         )
     except jwt.PyJWTError:
         return None
-    return claims
-
-
-def decode_access_token(raw: str, *, secret: str) -> AccessClaims:
-    """Check signature and expiry (against the system clock, which tests can move)."""
-    claims = _signed_claims(raw, secret)
-    if claims is None:
-        raise Unauthorized("access token is not valid", code="auth.invalid_token")
-    exp = claims.get("exp")
-    if not isinstance(exp, int) or exp <= clock.now().timestamp() or claims.get("typ") != "access":
-        raise Unauthorized("access token has expired", code="auth.token_expired")
     device = claims.get("dev")
-    return AccessClaims(
+    access = AccessClaims(
         user_id=str(claims["sub"]),
         session_id=str(claims.get("sid", "")),
         device_id=str(device) if device else None,
     )
+    return access, claims.get("exp"), claims.get("typ")
+
+
+def decode_access_token(raw: str, *, secret: str) -> AccessClaims:
+    """Check signature and expiry (against the system clock, which tests can move)."""
+    signed = _signed_claims(raw, secret)
+    if signed is None:
+        raise Unauthorized("access token is not valid", code="auth.invalid_token")
+    claims, exp, typ = signed
+    if not isinstance(exp, int) or exp <= clock.now().timestamp() or typ != "access":
+        raise Unauthorized("access token has expired", code="auth.token_expired")
+    return claims
 
 
 @dataclass(frozen=True)

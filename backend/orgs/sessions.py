@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -363,19 +364,33 @@ async def _sessions(ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
 _session_rows: Batcher[uuid.UUID, dict[str, Any]] = Batcher(_sessions)
 
 
+@functools.lru_cache(maxsize=4096)
+def _token_ids(user_id: str, session_id: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The user and session ids of a token's claims (None if not UUIDs); a token is used
+    for many requests."""
+    try:
+        return uuid.UUID(user_id), uuid.UUID(session_id)
+    except ValueError:
+        return None
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    # A plain uuid.UUID (asyncpg's subclass of it compares equal but is another type).
+    return value if type(value) is uuid.UUID else uuid.UUID(str(value))
+
+
 async def principal_for(
     *, user_id: str, session_id: str, device_id: str | None, address: str
 ) -> Principal | None:
     """The principal of a verified access token, or None if its session has ended."""
-    try:
-        sid = uuid.UUID(session_id)
-        uid = uuid.UUID(user_id)
-    except ValueError:
+    ids = _token_ids(user_id, session_id)
+    if ids is None:
         return None
+    uid, sid = ids
     row = await _session_rows.get(sid)
     if row is None or row["revoked_at"] is not None or not row["active"]:
         return None
-    if uuid.UUID(str(row["user_id"])) != uid:
+    if row["user_id"] != uid and _as_uuid(row["user_id"]) != uid:
         return None
     if row["device_revoked"] is not None or row["device_id"] != device_id:
         return None
@@ -384,9 +399,9 @@ async def principal_for(
         username=row["username"],
         display_name=row["display_name"],
         roles=frozenset(row["roles"] or []),
-        org_unit_id=uuid.UUID(str(row["org_unit_id"])),
+        org_unit_id=_as_uuid(row["org_unit_id"]),
         org_path=row["org_path"],
-        officer_id=uuid.UUID(str(row["officer_id"])) if row["officer_id"] else None,
+        officer_id=_as_uuid(row["officer_id"]) if row["officer_id"] else None,
         session_id=sid,
         device_id=device_id,
         scope_org_ids=await org_ids_under(row["org_path"]),
