@@ -20,7 +20,6 @@ sync from scratch.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,7 +34,6 @@ from backend.core.auth import Principal
 from backend.core.batching import Batcher
 from backend.core.db import is_sqlite, write_tx
 from backend.core.errors import BadRequest, NotFound
-from backend.settings import Settings
 from mobile_api import schemas as s
 from mobile_api.config import mobile_config
 from mobile_api.etag import conditional
@@ -408,10 +406,15 @@ async def changes_since(principal: Principal, *, since: int, limit: int) -> s.Wo
             # Probe for news at once, from the feed's moment this process saw last (it only
             # moves forward), instead of after reading the feed: one round trip less.
             moment = seen - COMMIT_MARGIN
-            (feed, rows), news = await asyncio.gather(
-                _poll(user_id, since, limit + 1), _news(moment)
-            )
+            # Both asked in this turn (futures, not tasks): each joins its batch at once.
+            polled = _polls.ask((user_id, since, limit + 1))
+            probed = _probes.ask(moment)
+            try:
+                found = await polled
+            finally:
+                news = await probed
             early = (moment, news)
+            feed, rows = found if found is not None else (None, [])
         else:
             feed, rows = await _poll(user_id, since, limit + 1)
         if feed is not None:
@@ -450,7 +453,6 @@ async def changes_since(principal: Principal, *, since: int, limit: int) -> s.Wo
 @get("/work", operation_id="mobileWorkChanges", tags=["mobile"])
 async def work_changes(
     request: Request[Principal, Any, Any],
-    settings: Settings,
     since: Annotated[
         str | None,
         Parameter(
@@ -470,7 +472,8 @@ async def work_changes(
     page = await changes_since(
         request.user,
         since=decode_cursor(since),
-        limit=limit or mobile_config(settings).work_page_size,
+        # The app's settings, not a dependency: resolving one costs on every poll.
+        limit=limit or mobile_config(request.app.state.settings).work_page_size,
     )
     return conditional(request, page)
 
