@@ -27,11 +27,20 @@ from mobile_api.config import mobile_config
 MIN_COMPRESS_BYTES = 512
 
 
-def _header(scope: Scope, name: bytes) -> str:
+_WANTED = (b"accept-encoding", b"content-encoding", b"content-length")
+
+
+def _headers(scope: Scope) -> dict[bytes, str]:
+    """The request's headers this middleware reads (the first of each), in one pass."""
+    found: dict[bytes, str] = {}
     for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return ""
+        if key not in _WANTED:
+            key = key.lower()
+            if key not in _WANTED:
+                continue
+        if key not in found:
+            found[key] = value.decode("latin-1")
+    return found
 
 
 def _limit(scope: Scope) -> int:
@@ -97,14 +106,15 @@ def mobile_transport(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        gzip_ok = "gzip" in _header(scope, b"accept-encoding").lower()
+        headers = _headers(scope)
+        gzip_ok = "gzip" in headers.get(b"accept-encoding", "").lower()
         handler = scope.get("route_handler")
         if getattr(handler, "opt", {}).get("raw_body"):
             # Streams of their own (signed uploads) keep their bytes and their limits.
             await app(scope, receive, _ResponseWriter(send, gzip_ok=gzip_ok).send)
             return
         limit = _limit(scope)
-        encoding = _header(scope, b"content-encoding").strip().lower()
+        encoding = headers.get(b"content-encoding", "").strip().lower()
         if encoding not in ("", "identity", "gzip"):
             await _send_error(
                 send,
@@ -113,7 +123,7 @@ def mobile_transport(app: ASGIApp) -> ASGIApp:
                 f"Content-Encoding {encoding!r} is not supported; send gzip or nothing",
             )
             return
-        declared = _header(scope, b"content-length")
+        declared = headers.get(b"content-length", "")
         if declared.isdigit() and int(declared) > limit:
             await _send_error(send, 413, "request.too_large", _too_large(limit))
             return
@@ -145,14 +155,12 @@ class _ResponseWriter:
             headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
             headers.append((b"x-server-time", clock.iso(clock.now()).encode()))
             start["headers"] = headers
-            names = {k.lower(): v for k, v in headers}
-            if (
-                self._gzip_ok
-                and b"content-encoding" not in names
-                and names.get(b"content-type", b"").startswith(b"application/json")
-            ):
-                self._start = start  # decided with the first body chunk
-                return
+            if self._gzip_ok:
+                names = {k.lower(): v for k, v in headers}
+                json_body = names.get(b"content-type", b"").startswith(b"application/json")
+                if json_body and b"content-encoding" not in names:
+                    self._start = start  # decided with the first body chunk
+                    return
             await self._send(start)
             return
         if message["type"] != "http.response.body" or self._start is None:
