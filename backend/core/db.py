@@ -16,7 +16,7 @@ import contextlib
 import io
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 import aiosqlite
@@ -213,6 +213,41 @@ async def write_tx() -> AsyncIterator[None]:
         return
     async with engine.transaction():
         yield
+
+
+_NUMBERED: dict[str, str] = {}
+
+
+def _numbered(sql: str) -> str:
+    """``{}`` placeholders (as in Piccolo's ``raw``) as PostgreSQL's ``$1``, ``$2``..."""
+    text = _NUMBERED.get(sql)
+    if text is None:
+        parts = sql.split("{}")
+        text = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+        if len(_NUMBERED) < 4096:
+            _NUMBERED[sql] = text
+    return text
+
+
+async def read(table: type[Any], sql: str, *args: Any) -> Sequence[Mapping[str, Any]]:
+    """The rows of the read-only ``sql`` (``{}`` placeholders), read by column name.
+
+    For the few small reads every request makes (its session, the work poll): on
+    PostgreSQL outside a transaction they go straight to a pooled connection and come back
+    as asyncpg records, without the ORM building the query and a dict per row (which cost
+    more than the query). Otherwise (SQLite, in a transaction, no pool) ``table.raw``.
+    """
+    engine = current_engine()
+    if (
+        isinstance(engine, PostgresEngine)
+        and engine.pool is not None
+        and engine.current_transaction.get() is None
+    ):
+        async with engine.pool.acquire() as connection:
+            rows: Sequence[Mapping[str, Any]] = await connection.fetch(_numbered(sql), *args)
+            return rows
+    found: Sequence[Mapping[str, Any]] = await table.raw(sql, *args).run()
+    return found
 
 
 async def _keep_session(connection: Any) -> None:

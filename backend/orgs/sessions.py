@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from backend.core.auth import (
     verify_password,
 )
 from backend.core.batching import Batcher
-from backend.core.db import write_tx
+from backend.core.db import read, write_tx
 from backend.core.errors import TooManyRequests, Unauthorized
 from backend.orgs import schemas as s
 from backend.orgs.service import org_ids_under
@@ -353,15 +354,15 @@ SESSIONS_SQL = (
 )
 
 
-async def _sessions(ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+async def _sessions(ids: list[uuid.UUID]) -> dict[uuid.UUID, Mapping[str, Any]]:
     """Every authenticated request needs its session: plain SQL (building the joined select
     through the ORM costs more than the query), one query for concurrent requests."""
     sql = SESSIONS_SQL.format(", ".join("{}" for _ in ids))
-    rows = await LoginSession.raw(sql, *ids).run()
-    return {uuid.UUID(str(r["session_id"])): r for r in rows}
+    rows = await read(LoginSession, sql, *ids)
+    return {_as_uuid(r["session_id"]): r for r in rows}
 
 
-_session_rows: Batcher[uuid.UUID, dict[str, Any]] = Batcher(_sessions)
+_session_rows: Batcher[uuid.UUID, Mapping[str, Any]] = Batcher(_sessions)
 
 
 @functools.lru_cache(maxsize=4096)
