@@ -5,7 +5,6 @@ Calls backend.cases and backend.orgs services only.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -37,10 +36,6 @@ async def assigned_cases(principal: Principal, ids: list[uuid.UUID] | None) -> d
         ids=ids,
     )
     return {case_id: f"{version}:{status}" for case_id, (version, status) in markers.items()}
-
-
-async def cases_changed_since(since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
-    return await case_service.cases_changed_since(since=since, limit=limit)
 
 
 async def render_case(principal: Principal, case: cs.CaseOut) -> s.CaseWork:
@@ -80,7 +75,7 @@ register_source(
     WorkSource(
         kind="case",
         assigned=assigned_cases,
-        changed_since=cases_changed_since,
+        changed_sql=case_service.CASES_CHANGED_SQL,
         details=case_details,
     )
 )

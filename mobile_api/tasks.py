@@ -64,10 +64,6 @@ async def assigned_tasks(principal: Principal, ids: list[uuid.UUID] | None) -> d
     return {task_id: f"{version}:{status}" for task_id, (version, status) in markers.items()}
 
 
-async def tasks_changed_since(since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
-    return await task_service.tasks_changed_since(since=since, limit=limit)
-
-
 async def _subject(principal: Principal, subject_id: uuid.UUID) -> ins.SubjectOut | None:
     try:
         return await subjects_service.get_subject(principal=principal, subject_id=subject_id)
@@ -142,7 +138,7 @@ register_source(
     WorkSource(
         kind="task",
         assigned=assigned_tasks,
-        changed_since=tasks_changed_since,
+        changed_sql=task_service.TASKS_CHANGED_SQL,
         details=task_details,
     )
 )

@@ -2,7 +2,7 @@
 
 Each kind of work has a ``WorkSource`` (registered by the module that knows the
 domain service): ``assigned`` lists, lightly, what the user holds now with a change
-marker; ``changed_since`` names the items of that kind anyone changed lately;
+marker; ``changed_sql`` names the items of that kind anyone changed lately;
 ``details`` renders items. The server keeps, per user, the last marker of every item
 it has reported (``MobileWorkEntry``); each addition, change or removal takes the
 user's next sequence number. The cursor is that number, so "what changed since
@@ -32,7 +32,7 @@ from litestar.params import Parameter
 from backend.core import clock
 from backend.core.auth import Principal
 from backend.core.batching import Batcher
-from backend.core.db import is_sqlite, write_tx
+from backend.core.db import is_sqlite, read, write_tx
 from backend.core.errors import BadRequest, NotFound
 from mobile_api import schemas as s
 from mobile_api.config import mobile_config
@@ -57,8 +57,10 @@ class WorkSource:
     # What the user holds now: item id -> change marker (version, status); only ``ids``
     # when given. Light: no details.
     assigned: Callable[[Principal, list[uuid.UUID] | None], Awaitable[dict[uuid.UUID, str]]]
-    # Items of this kind anyone changed after a moment: id -> updated_at, at most ``limit``.
-    changed_since: Callable[[dt.datetime, int], Awaitable[dict[uuid.UUID, dt.datetime]]]
+    # SQL of the items of this kind anyone changed after a moment: ``(id, updated_at)``
+    # rows, the latest first, with two ``{}`` placeholders (the moment, how many). The poll
+    # runs it inside its own query.
+    changed_sql: str
     # Render items (missing ids: no longer visible).
     details: Callable[[Principal, list[uuid.UUID]], Awaitable[dict[uuid.UUID, Any]]]
 
@@ -67,6 +69,8 @@ _SOURCES: dict[str, WorkSource] = {}
 
 
 def register_source(source: WorkSource) -> None:
+    if not source.kind.isidentifier():
+        raise ValueError(f"a kind of work is a plain name, not {source.kind!r}")
     _SOURCES[source.kind] = source
 
 
@@ -244,31 +248,56 @@ async def _compare(principal: Principal, scope: Scope, *, now: dt.datetime, mark
 News = dict[str, dict[uuid.UUID, dt.datetime]]
 
 
+# The changes of one kind in the columns of a poll's arms (below), ``k`` -1 and the
+# change's moment as ``checked_at``. In one query with polls they come after the polls'
+# arms, whose columns give PostgreSQL the types of these NULLs.
+PROBE_ARM = (
+    "SELECT -1 AS k, p.updated_at AS checked_at, NULL AS reconciled_at, NULL AS seq,"
+    " '{kind}' AS kind, p.id AS item_id, NULL AS present FROM ({sql}) p"
+)
+Changes = dict[str, dict[uuid.UUID, dt.datetime]]
+
+
+def _probe_arms(earliest: dt.datetime) -> tuple[list[str], list[Any]]:
+    """One arm per kind: its latest changes after ``earliest`` (one more than compared)."""
+    arms: list[str] = []
+    args: list[Any] = []
+    for kind, source in sources().items():
+        arms.append(PROBE_ARM.format(kind=kind, sql=source.changed_sql))
+        args += [earliest, MAX_CHANGED + 1]
+    return arms, args
+
+
+def _news_after(latest: Changes, moment: dt.datetime) -> News | None:
+    """Per kind, the items among ``latest`` changed after ``moment`` (None: too many)."""
+    news: News = {}
+    for kind, changed in latest.items():
+        after = {i: at for i, at in changed.items() if at > moment}
+        # Cut off and all newer than the moment: more changes may lie beyond the cut.
+        cut = len(changed) > MAX_CHANGED and all(at > moment for at in changed.values())
+        if cut or len(after) > MAX_CHANGED:
+            return None
+        if after:
+            news[kind] = after
+    return news
+
+
+def _note_change(latest: Changes, row: Any) -> None:
+    latest.setdefault(str(row["kind"]), {})[uuid.UUID(str(row["item_id"]))] = _moment(
+        row["checked_at"]
+    )
+
+
 async def _probe(moments: list[dt.datetime]) -> dict[dt.datetime, News | None]:
     """For each moment, per kind, the items changed after it (None: too many to compare).
 
-    One query per kind serves every moment: the latest changes after the earliest moment.
+    One query serves every moment and kind: the latest changes after the earliest moment.
     """
-    earliest = min(moments)
-    latest: dict[str, dict[uuid.UUID, dt.datetime]] = {}
-    for kind, source in sources().items():
-        latest[kind] = await source.changed_since(earliest, MAX_CHANGED + 1)
-    answers: dict[dt.datetime, News | None] = {}
-    for moment in moments:
-        news: News = {}
-        for kind, changed in latest.items():
-            after = {i: at for i, at in changed.items() if at > moment}
-            # Cut off and all newer than the moment: more changes may lie beyond the cut.
-            cut = len(changed) > MAX_CHANGED and all(at > moment for at in changed.values())
-            if cut or len(after) > MAX_CHANGED:
-                break
-            if after:
-                news[kind] = after
-        else:
-            answers[moment] = news
-            continue
-        answers[moment] = None
-    return answers
+    arms, args = _probe_arms(min(moments))
+    latest: Changes = {kind: {} for kind in sources()}
+    for r in await read(MobileWorkFeed, " UNION ALL ".join(arms), *args):
+        _note_change(latest, r)
+    return {moment: _news_after(latest, moment) for moment in moments}
 
 
 # Concurrent polls share the probe (each one started after the poll asked).
@@ -333,8 +362,11 @@ POLL_ARM = (
     " WHERE user_id = {} AND seq > {} ORDER BY seq LIMIT {}"
     ") e ON 1 = 1 WHERE f.user_id = {}"
 )
-PollKey = tuple[uuid.UUID, int, int]
-Poll = tuple[dict[str, Any], list[dict[str, Any]]]
+# (user, cursor, count, moment): the moment, when given, asks for the news since it too.
+PollKey = tuple[uuid.UUID, int, int, dt.datetime | None]
+# The feed row (None: there is none), the entries after the cursor, the news (None when
+# there are too many to compare, or no moment was given).
+Poll = tuple[dict[str, Any] | None, list[dict[str, Any]], News | None]
 
 
 def _moment(value: Any) -> dt.datetime:
@@ -342,23 +374,35 @@ def _moment(value: Any) -> dt.datetime:
 
 
 async def _read_polls(keys: list[PollKey]) -> dict[PollKey, Poll]:
-    """For each (user, cursor, count): the feed row and up to ``count`` entries after it."""
+    """For each key: the feed row, up to ``count`` entries after the cursor and, if a moment
+    is given, the news since it; the probe for news in the same query (after the earliest
+    moment asked)."""
     arms: list[str] = []
     args: list[Any] = []
-    for n, (user_id, since, count) in enumerate(keys):
+    for n, (user_id, since, count, _) in enumerate(keys):
         arms.append(f"SELECT {n}{POLL_ARM}")
         args += [user_id, since, count, user_id]
-    found: dict[PollKey, Poll] = {}
-    for r in await MobileWorkFeed.raw(" UNION ALL ".join(arms), *args).run():
-        key = keys[int(r["k"])]
-        if key not in found:
-            feed = {
+    moments = [key[3] for key in keys if key[3] is not None]
+    if moments:
+        probe, probe_args = _probe_arms(min(moments))
+        arms += probe
+        args += probe_args
+    feeds: dict[int, dict[str, Any]] = {}
+    entries: dict[int, list[dict[str, Any]]] = {}
+    latest: Changes = {kind: {} for kind in sources()} if moments else {}
+    for r in await read(MobileWorkFeed, " UNION ALL ".join(arms), *args):
+        n = int(r["k"])
+        if n < 0:
+            _note_change(latest, r)
+            continue
+        if n not in feeds:
+            feeds[n] = {
                 "checked_at": _moment(r["checked_at"]),
                 "reconciled_at": _moment(r["reconciled_at"]),
             }
-            found[key] = (feed, [])
+            entries[n] = []
         if r["seq"] is not None:
-            found[key][1].append(
+            entries[n].append(
                 {
                     "seq": int(r["seq"]),
                     "kind": str(r["kind"]),
@@ -366,20 +410,16 @@ async def _read_polls(keys: list[PollKey]) -> dict[PollKey, Poll]:
                     "present": bool(r["present"]),
                 }
             )
-    for _, entries in found.values():
-        entries.sort(key=lambda e: e["seq"])
+    found: dict[PollKey, Poll] = {}
+    for n, key in enumerate(keys):
+        rows = sorted(entries.get(n, []), key=lambda e: e["seq"])
+        news = _news_after(latest, key[3]) if key[3] is not None else None
+        found[key] = (feeds.get(n), rows, news)
     return found
 
 
 # Concurrent polls share the read (each one started after the poll asked).
 _polls: Batcher[PollKey, Poll] = Batcher(_read_polls)
-
-
-async def _poll(
-    user_id: uuid.UUID, since: int, count: int
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    found = await _polls.get((user_id, since, count))
-    return found if found is not None else (None, [])
 
 
 async def _entries_after(user_id: uuid.UUID, since: int, count: int) -> list[dict[str, Any]]:
@@ -401,22 +441,14 @@ async def changes_since(principal: Principal, *, since: int, limit: int) -> s.Wo
     else:
         user_id = principal.user_id
         seen = _last_checked.get(user_id)
-        early: tuple[dt.datetime, News | None] | None = None
+        moment: dt.datetime | None = None
         if seen is not None and seen <= clock.now():
-            # Probe for news at once, from the feed's moment this process saw last (it only
-            # moves forward), instead of after reading the feed: one round trip less.
+            # Probe for news with the feed read, from the feed's moment this process saw
+            # last (it only moves forward), instead of after it: one round trip less.
             moment = seen - COMMIT_MARGIN
-            # Both asked in this turn (futures, not tasks): each joins its batch at once.
-            polled = _polls.ask((user_id, since, limit + 1))
-            probed = _probes.ask(moment)
-            try:
-                found = await polled
-            finally:
-                news = await probed
-            early = (moment, news)
-            feed, rows = found if found is not None else (None, [])
-        else:
-            feed, rows = await _poll(user_id, since, limit + 1)
+        polled = await _polls.get((user_id, since, limit + 1, moment))
+        feed, rows, news = polled if polled is not None else (None, [], None)
+        early = (moment, news) if moment is not None else None
         if feed is not None:
             if len(_last_checked) >= MAX_REMEMBERED:
                 _last_checked.clear()
@@ -432,7 +464,7 @@ async def changes_since(principal: Principal, *, since: int, limit: int) -> s.Wo
         if r["present"]:
             wanted.setdefault(r["kind"], []).append(uuid.UUID(str(r["item_id"])))
     rendered: dict[Key, Any] = {}
-    registry = sources()
+    registry = sources() if wanted else {}
     for kind, ids in wanted.items():
         for item_id, item in (await registry[kind].details(principal, ids)).items():
             rendered[(kind, item_id)] = item

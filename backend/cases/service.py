@@ -214,20 +214,14 @@ async def held_case_markers(
     return {uuid.UUID(str(r["id"])): (r["version"], r["status"]) for r in await query.run()}
 
 
-async def cases_changed_since(*, since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
-    """Ids and ``updated_at`` of cases changed after ``since`` (any unit): the latest ``limit``.
-
-    Every change of a case (transitions, assignment, transfer) bumps its indexed
-    ``updated_at``: with nothing new this is one empty index probe.
-    """
-    # Plain SQL: phones poll this all day, and the ORM's query building costs more than it.
-    rows = await Case.raw(
-        "SELECT id, updated_at FROM enforcement_case WHERE updated_at > {}"
-        " ORDER BY updated_at DESC LIMIT {}",
-        since,
-        limit,
-    ).run()
-    return {uuid.UUID(str(r["id"])): r["updated_at"] for r in rows}
+# The latest changes of cases after a moment: ``(id, updated_at)`` rows, newest first, with
+# two ``{}`` placeholders (the moment, how many). Every change of a case (transitions,
+# assignment, transfer) bumps its indexed ``updated_at``: with nothing new this is one empty
+# index probe. Plain SQL, which the phones' work poll runs inside its own query.
+CASES_CHANGED_SQL = (
+    "SELECT id, updated_at FROM enforcement_case WHERE updated_at > {}"
+    " ORDER BY updated_at DESC LIMIT {}"
+)
 
 
 # ---------------------------------------------------------------------------

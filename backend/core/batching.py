@@ -38,11 +38,6 @@ class Batcher(Generic[K, V]):
         )
 
     async def get(self, key: K) -> V | None:
-        return await self.ask(key)
-
-    def ask(self, key: K) -> asyncio.Future[V | None]:
-        """The future answer for ``key``: ``get`` without a coroutine, so that one caller
-        can ask several batchers in the same turn and await the answers together."""
         loop = asyncio.get_running_loop()
         state = self._states.get(loop)
         if state is None:
@@ -53,7 +48,7 @@ class Batcher(Generic[K, V]):
             # Everything asked during this turn of the loop goes into one lookup.
             state.scheduled = True
             loop.call_soon(self._start, loop, state)
-        return future
+        return await future
 
     def _start(self, loop: asyncio.AbstractEventLoop, state: _LoopState[K, V]) -> None:
         batch, state.waiting, state.scheduled = state.waiting, [], False

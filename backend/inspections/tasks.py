@@ -255,20 +255,14 @@ async def task_markers_for_officer(
     return {uuid.UUID(str(r["id"])): (r["version"], r["status"]) for r in await query.run()}
 
 
-async def tasks_changed_since(*, since: dt.datetime, limit: int) -> dict[uuid.UUID, dt.datetime]:
-    """Ids and ``updated_at`` of tasks changed after ``since`` (any team): the latest ``limit``.
-
-    Every change of a task (check-in, results, a replaced inspector) bumps ``updated_at``,
-    which is indexed: with nothing new this is one empty index probe.
-    """
-    # Plain SQL: phones poll this all day, and the ORM's query building costs more than it.
-    rows = await InspectionTask.raw(
-        "SELECT id, updated_at FROM inspection_task WHERE updated_at > {}"
-        " ORDER BY updated_at DESC LIMIT {}",
-        since,
-        limit,
-    ).run()
-    return {uuid.UUID(str(r["id"])): r["updated_at"] for r in rows}
+# The latest changes of tasks after a moment: ``(id, updated_at)`` rows, newest first, with
+# two ``{}`` placeholders (the moment, how many). Every change of a task (check-in, results,
+# a replaced inspector) bumps ``updated_at``, which is indexed: with nothing new this is one
+# empty index probe. Plain SQL, which the phones' work poll runs inside its own query.
+TASKS_CHANGED_SQL = (
+    "SELECT id, updated_at FROM inspection_task WHERE updated_at > {}"
+    " ORDER BY updated_at DESC LIMIT {}"
+)
 
 
 async def officer_tasks(*, principal: Principal, ids: Sequence[uuid.UUID]) -> list[s.TaskOut]:
