@@ -38,3 +38,24 @@ async def test_one_lookup_per_turn_later_questions_get_later_lookups_and_failure
     assert [str(r) for r in results] == ["database gone", "database gone"]
     with pytest.raises(RuntimeError):
         await batcher.get(7)
+
+
+async def test_keys_asked_during_a_lookup_wait_for_it_and_share_the_next():
+    calls: list[list[int]] = []
+
+    async def lookup(keys: list[int]) -> dict[int, int]:
+        calls.append(sorted(keys))
+        await asyncio.sleep(0.01)  # a query in flight
+        return {k: len(calls) for k in keys}
+
+    batcher: Batcher[int, int] = Batcher(lookup)
+    first = asyncio.ensure_future(batcher.get(1))
+    await asyncio.sleep(0.001)  # the first lookup is in flight
+    later = [asyncio.ensure_future(batcher.get(k)) for k in (2, 3)]
+    await asyncio.sleep(0)  # another turn of the loop
+    later.append(asyncio.ensure_future(batcher.get(4)))
+    assert await first == 1
+    assert await asyncio.gather(*later) == [2, 2, 2]
+    assert calls == [[1], [2, 3, 4]]
+    # Nothing in flight: a lone key is looked up at once.
+    assert await batcher.get(5) == 3
