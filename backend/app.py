@@ -126,9 +126,16 @@ def settle_heap() -> None:
     a full collection then walks only what came later. Called at start-up by ``fieldcase
     serve`` (not in tests, which build many apps in one process: frozen objects are never
     freed).
+
+    The youngest generation is also collected after 10,000 new objects instead of 700:
+    the requests in flight hold a few thousand, so at 700 a collection ran every few
+    requests (about 170 a second, ~0.2 ms each), walking them and promoting them to
+    older generations where they died; at 10,000 the young ones are nearly all freed by
+    their reference counts before one is due.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def api_controllers() -> list[Any]:
