@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 import aiosqlite
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
@@ -229,21 +230,28 @@ def _numbered(sql: str) -> str:
     return text
 
 
+# Per engine, a few connections of its own for ``read`` (id(engine) -> (engine, pool)).
+_read_pools: dict[int, tuple[Engine[Any], Any]] = {}
+READ_POOL_SIZE = 4
+
+
 async def read(table: type[Any], sql: str, *args: Any) -> Sequence[Mapping[str, Any]]:
     """The rows of the read-only ``sql`` (``{}`` placeholders), read by column name.
 
     For the few small reads every request makes (its session, the work poll): on
-    PostgreSQL outside a transaction they go straight to a pooled connection and come back
-    as asyncpg records, without the ORM building the query and a dict per row (which cost
-    more than the query). Otherwise (SQLite, in a transaction, no pool) ``table.raw``.
+    PostgreSQL outside a transaction they go to connections of their own and come back as
+    asyncpg records, without the ORM building the query and a dict per row (which cost
+    more than the query). Those connections plan each statement once
+    (``plan_cache_mode=force_generic_plan``): these reads have one good plan whatever the
+    values (index lookups and range scans), but with a recent moment or a LIMIT as a
+    parameter PostgreSQL judged the generic plan costlier and planned every execution
+    again, about two thirds of its CPU for a poll. Otherwise (SQLite, in a transaction,
+    no pool) ``table.raw``.
     """
     engine = current_engine()
-    if (
-        isinstance(engine, PostgresEngine)
-        and engine.pool is not None
-        and engine.current_transaction.get() is None
-    ):
-        async with engine.pool.acquire() as connection:
+    entry = _read_pools.get(id(engine))
+    if entry is not None and entry[0] is engine and engine.current_transaction.get() is None:
+        async with entry[1].acquire() as connection:
             rows: Sequence[Mapping[str, Any]] = await connection.fetch(_numbered(sql), *args)
             return rows
     found: Sequence[Mapping[str, Any]] = await table.raw(sql, *args).run()
@@ -262,16 +270,32 @@ async def _keep_session(connection: Any) -> None:
 
 async def start_pool(engine: Engine[Any], *, max_size: int = 10) -> None:
     """Long-lived connections for a process that serves or works in batches: PostgreSQL's
-    pool, or SQLite's one connection held open (see ``keep_open``)."""
+    pool and the few connections of ``read``, or SQLite's one connection held open (see
+    ``keep_open``)."""
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=max_size, reset=_keep_session)
+        if id(engine) not in _read_pools:
+            pool = await asyncpg.create_pool(
+                **engine.config,
+                min_size=1,
+                max_size=READ_POOL_SIZE,
+                reset=_keep_session,
+                # A statement per batch size: keep them all prepared.
+                statement_cache_size=512,
+                server_settings={"plan_cache_mode": "force_generic_plan"},
+            )
+            _read_pools[id(engine)] = (engine, pool)
     elif isinstance(engine, FieldcaseSQLiteEngine):
         engine.keep_open()
 
 
 async def close_pool(engine: Engine[Any]) -> None:
-    if isinstance(engine, PostgresEngine) and engine.pool is not None:
-        await engine.close_connection_pool()
+    if isinstance(engine, PostgresEngine):
+        entry = _read_pools.pop(id(engine), None)
+        if entry is not None:
+            await entry[1].close()
+        if engine.pool is not None:
+            await engine.close_connection_pool()
     elif isinstance(engine, FieldcaseSQLiteEngine):
         await engine.release()
 
