@@ -380,6 +380,13 @@ def _as_uuid(value: Any) -> uuid.UUID:
     return value if type(value) is uuid.UUID else uuid.UUID(str(value))
 
 
+# The principal last built for each session, with what it was built from: a request whose
+# session row (read again every time), address and scope are unchanged reuses it instead
+# of building it again (UUID conversions and a frozen dataclass of 14 fields).
+_principals: dict[uuid.UUID, tuple[tuple[Any, ...], Principal]] = {}
+MAX_PRINCIPALS = 10_000
+
+
 async def principal_for(
     *, user_id: str, session_id: str, device_id: str | None, address: str
 ) -> Principal | None:
@@ -395,7 +402,24 @@ async def principal_for(
         return None
     if row["device_revoked"] is not None or row["device_id"] != device_id:
         return None
-    return Principal(
+    scope_org_ids = await org_ids_under(row["org_path"])
+    basis = (
+        uid,
+        row["username"],
+        row["display_name"],
+        tuple(row["roles"] or ()),
+        row["org_unit_id"],
+        row["org_path"],
+        row["officer_id"],
+        device_id,
+        address,
+        scope_org_ids,
+    )
+    known = _principals.get(sid)
+    if known is not None and known[0] == basis:
+        # Built from the same live row, scope and address: the same principal.
+        return known[1]
+    principal = Principal(
         user_id=uid,
         username=row["username"],
         display_name=row["display_name"],
@@ -405,9 +429,13 @@ async def principal_for(
         officer_id=_as_uuid(row["officer_id"]) if row["officer_id"] else None,
         session_id=sid,
         device_id=device_id,
-        scope_org_ids=await org_ids_under(row["org_path"]),
+        scope_org_ids=scope_org_ids,
         address=address,
     )
+    if len(_principals) >= MAX_PRINCIPALS:
+        _principals.clear()
+    _principals[sid] = (basis, principal)
+    return principal
 
 
 async def me(principal: Principal) -> s.MeOut:
