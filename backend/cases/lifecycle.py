@@ -348,6 +348,24 @@ WAIVE_HEARING = Transition(
 NEXT_ACTIONS: tuple[Transition, ...] = (*TRANSITIONS.values(), WAIVE_HEARING)
 
 
+# Next actions posted elsewhere than ``/api/v1/cases/{id}/transitions/{action}``: below the
+# case, or (``{review}``) on the case's pending legal review.
+ACTION_PATHS = {
+    "waive_hearing": "/api/v1/cases/{case}/hearing/waive",
+    "submit_review": "/api/v1/cases/{case}/reviews",
+    "transfer_out": "/api/v1/cases/{case}/transfers",
+    "return_review": "/api/v1/legal-reviews/{review}/return",
+}
+
+
+def action_path(action: str, case_id: object, review_id: object = None) -> str:
+    """Where a next action is posted (empty when it needs a review the case does not have)."""
+    template = ACTION_PATHS.get(action, "/api/v1/cases/{case}/transitions/" + action)
+    if "{review}" in template and review_id is None:
+        return ""
+    return template.format(case=case_id, review=review_id)
+
+
 @dataclass(frozen=True)
 class CaseWrite:
     """A write on a case that keeps its status, and the roles that may make it."""

@@ -265,6 +265,9 @@ class NextActionOut(Output):
     allowed: bool
     role_ok: bool
     unmet: list[UnmetOut]
+    # Where to post it: ``/api/v1/cases/{id}/transitions/{action}`` or the step's own path
+    # (the hearing waiver, a legal review request or its return, a transfer).
+    path: str = ""
 
 
 class CaseOut(Output):

@@ -876,6 +876,17 @@ async def next_actions(*, principal: Principal, case_id: uuid.UUID) -> list[s.Ne
     still blocks each."""
     row = await load_case(principal, case_id, write=False)
     facts = await gather_facts(row)
+    review = None
+    if row["status"] == "legal_review":
+        from backend.cases.tables import LegalReview
+
+        pending = await (
+            LegalReview.select(LegalReview.id)
+            .where((LegalReview.case == case_id) & (LegalReview.status == "pending"))
+            .first()
+            .run()
+        )
+        review = pending["id"] if pending else None
     out = []
     for transition in lifecycle.NEXT_ACTIONS:
         if row["status"] not in transition.sources:
@@ -891,6 +902,7 @@ async def next_actions(*, principal: Principal, case_id: uuid.UUID) -> list[s.Ne
                 allowed=role_ok and not unmet,
                 role_ok=role_ok,
                 unmet=[s.UnmetOut(check=u.check, detail=u.detail) for u in unmet],
+                path=lifecycle.action_path(transition.action, case_id, review),
             )
         )
     return out

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from backend.audit.tables import AuditEvent
 from backend.core import clock
 from tests.case_world import Api, build_case_world
+from tests.factories import login
 from tests.mobile_helpers import device_login
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -120,8 +121,22 @@ async def test_the_waiver_is_a_next_action_while_a_hearing_is_offered_and_its_wi
     with clock.travel_to(at("2026-09-03")):
         assert await waiver("officer_a", offered) == {
             "action": "waive_hearing", "target": "prior_notice", "allowed": True,
-            "role_ok": True, "unmet": [],
+            "role_ok": True, "unmet": [], "path": f"/api/v1/cases/{offered}/hearing/waive",
         }  # fmt: skip
+        # Every listed action names where it is posted: transitions under /transitions/.
+        listed = await api.get("officer_a", f"/cases/{offered}/next-actions")
+        auditor = await login(client, "auditor")
+        own = {"waive_hearing", "submit_review", "transfer_out", "return_review"}
+        for item in listed:
+            if item["action"] not in own:
+                assert item["path"] == f"/api/v1/cases/{offered}/transitions/{item['action']}"
+            # The path is routed: a user without the role is refused there (403, not 404).
+            body = {
+                "waive_hearing": {"statement": "-"},
+                "transfer_out": {"kind": "lateral", "reason": "-"},
+            }.get(item["action"], {})
+            refused = await client.post(item["path"], headers=auditor, json=body)
+            assert refused.status_code == 403, (item["action"], refused.text)
         # The legal office sees it, but may not record it.
         legal = await waiver("legal", offered)
         assert (legal["allowed"], legal["role_ok"]) == (False, False)

@@ -93,8 +93,15 @@ async def test_general_procedure_from_lead_to_closed_case(client, db):
         )
         assert [u["check"] for u in refused["unmet"]] == ["review_passed_if_major"]
 
+        listed = await api.get("legal", f"/cases/{cid}/next-actions")
+        paths = {a["action"]: a["path"] for a in listed}
+        assert paths["submit_review"] == f"/api/v1/cases/{cid}/reviews"
         first = await api.post("officer_a", f"/cases/{cid}/reviews", expect=201)
         assert [i["item"] for i in first["precheck"]] == ["recording_missing"]
+        # The return is posted on the review itself, which the next actions name.
+        listed = await api.get("legal", f"/cases/{cid}/next-actions")
+        paths = {a["action"]: a["path"] for a in listed}
+        assert paths["return_review"] == f"/api/v1/legal-reviews/{first['id']}/return"
         # An investigator cannot review; the veto blocks a pass; the reviewer returns it.
         veto = await api.post("legal", f"/legal-reviews/{first['id']}/pass", expect=409)
         assert veto["code"] == "legal_review.veto"
