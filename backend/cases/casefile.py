@@ -43,9 +43,7 @@ STAGE_NAMES = {
 }
 MANIFEST = "manifest.json"
 FORMAT = "fieldcase-casefile-v1"
-# Reads from the store for the export, and how many are read ahead while earlier ones are
-# written (8 MiB in flight at most).
-EXPORT_CHUNK = READ_CHUNK
+# Chunks (READ_CHUNK = 1 MiB each) read ahead from the store while earlier ones are written.
 PREFETCH_CHUNKS = 8
 
 
@@ -353,7 +351,7 @@ async def _read_originals(
         if index >= len(originals):
             return None
         o = originals[index]
-        chunks = store.iter_object(o.object_key, version_id=o.version_id, chunk_size=EXPORT_CHUNK)
+        chunks = store.iter_object(o.object_key, version_id=o.version_id, chunk_size=READ_CHUNK)
         return chunks, asyncio.create_task(anext(chunks, None))
 
     current: AsyncGenerator[bytes, None] | None = None

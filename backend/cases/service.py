@@ -878,8 +878,6 @@ async def next_actions(*, principal: Principal, case_id: uuid.UUID) -> list[s.Ne
     facts = await gather_facts(row)
     review = None
     if row["status"] == "legal_review":
-        from backend.cases.tables import LegalReview
-
         pending = await (
             LegalReview.select(LegalReview.id)
             .where((LegalReview.case == case_id) & (LegalReview.status == "pending"))

@@ -39,7 +39,7 @@ async def test_auditor_reads_a_stream_as_a_chain_and_officer_is_refused(client, 
     assert bad.json()["code"] == "audit.bad_stream"
 
 
-async def test_a_batch_continues_each_stream_from_its_head(db):  # type: ignore[no-untyped-def]
+async def test_a_batch_continues_each_stream_from_its_head(db):
     """``record_many`` chains onto the last event of streams that already have many, and
     starts new ones at the genesis; the whole chain still verifies."""
     from backend.audit import service as audit
