@@ -28,6 +28,7 @@ from backend.core.auth import decode_access_token
 from backend.core.db import bind_engine, build_engine, close_pool, ping, start_pool
 from backend.core.errors import Unauthorized, error_body, handle_exception
 from backend.domains import collect
+from backend.inspections import ranking as draw_ranking
 from backend.orgs.sessions import principal_for
 from backend.settings import Settings, get_settings, use_settings
 from storage import ObjectStore, StorageError, open_store
@@ -178,6 +179,7 @@ def create_app(
             if stop_scheduler is not None:
                 await stop_scheduler()
             await close_pool(engine)
+            draw_ranking.shutdown()
 
     routers: list[Any] = [
         health,

@@ -62,6 +62,8 @@ class Settings:
     login_max_failures_per_address: int = 50
     log_level: str = "INFO"
     db_pool_size: int = 10
+    # Worker processes that hash a large draw's pool (0: hash in the serving process).
+    draw_workers: int = 2
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -209,6 +211,7 @@ def load_settings(env: dict[str, str] | None = None, *, base: Path | None = None
         ),
         log_level=log_level,
         db_pool_size=_int(env, "DB_POOL_SIZE", 10, low=0, high=500),
+        draw_workers=_int(env, "DRAW_WORKERS", min(os.cpu_count() or 1, 4), low=0, high=64),
         extra={k: v for k, v in env.items() if k.startswith(PREFIX)},
     )
 

@@ -25,11 +25,14 @@ async def fetch_rows(sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]
     connection = _connection()
     # aiosqlite and asyncpg connections are untyped here (``Any``): hence the ignores below.
     if is_sqlite():
-        cursor = await connection.cursor()
-        cursor.row_factory = None
-        await cursor.execute(sql, tuple(params))
-        rows = await cursor.fetchall()
-        await cursor.close()
+        # One call into the connection's thread (not cursor, execute, fetch): a caller may
+        # start the next query and work on this one's rows while SQLite runs it.
+        factory = connection.row_factory
+        connection.row_factory = None
+        try:
+            rows = await connection.execute_fetchall(sql, tuple(params))
+        finally:
+            connection.row_factory = factory
         return rows  # type: ignore[no-any-return]
     parts = sql.split("?")
     numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))

@@ -217,8 +217,7 @@ async def public_draws() -> list[dict[str, Any]]:
 @get("/draws/{draw_id:uuid}", operation_id="publicDraw", exclude_from_auth=True, tags=["public"])
 async def public_draw(draw_id: uuid.UUID) -> Response[bytes]:
     """The draw record exactly as published, for anyone to recompute (hashrank-v1)."""
-    text = await draws.public_record_text(draw_id=draw_id)
-    return Response(text.encode("utf-8"), media_type="application/json")
+    return Response(await draws.public_record_json(draw_id=draw_id), media_type="application/json")
 
 
 @get(

@@ -7,6 +7,7 @@ stratum after exclusions, inspector pool and constraints), persists the outcome
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import itertools
@@ -14,18 +15,20 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import zstandard
 
 from backend.audit import service as audit
 from backend.core import clock, scope
 from backend.core.auth import Principal
-from backend.core.db import current_engine, is_sqlite, write_tx
+from backend.core.db import is_sqlite, write_tx
 from backend.core.errors import Conflict, NotFound
-from backend.inspections import hashrank
+from backend.core.ids import uuid7_batch
+from backend.inspections import hashrank, ranking
 from backend.inspections import schemas as s
 from backend.inspections.bulk import fetch_rows, insert_rows
 from backend.inspections.service import check_transition, decoded, items_by_code
@@ -81,6 +84,9 @@ class Pool:
     strata: dict[str, list[str]]
     sorted_ids: list[str]
     excluded: int
+    # Each stratum's ids again, as newline-separated UTF-8 pieces (in no particular
+    # order): what the ranking workers are sent, made while the database was busy.
+    pieces: dict[str, list[bytes]]
 
 
 async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
@@ -101,28 +107,21 @@ def _joined(column: str) -> str:
 async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -> Pool:
     """Each stratum's eligible credit codes after the scope filters and the no-repeat window.
 
-    A county of a million subjects is fixed in one scan that makes no row objects: the
-    database joins each stratum's codes into one newline-separated text (one ``FILTER``ed
-    aggregate per stratum, no sort), which Python splits, filters and sorts.
+    A county of a million subjects is fixed without making row objects: the database
+    joins each stratum's codes into one newline-separated text, which Python splits,
+    filters and sorts. The reads come in parts (see ``_pool_reads``): while the database
+    computes one, Python splits and filters the one before.
     """
     units = await _subtree_ids([plan["org_unit"]])
     if plan["scope_org_unit_ids"]:
         wanted = set(await _subtree_ids(plan["scope_org_unit_ids"]))
         units = [u for u in units if u in wanted]
     names = [n for n in hashrank.STRATA if n in (plan["scope_risk_classes"] or hashrank.STRATA)]
-    joined = _joined("credit_code")
-    flagged = "(abnormal OR serious_violation)"
-    columns = ", ".join(
-        f"{joined} FILTER (WHERE {flagged})"
-        if name == "flagged"
-        else f"{joined} FILTER (WHERE NOT {flagged} AND risk_class = '{name}')"
-        for name in names
-    )
-    sql = f"SELECT {columns} FROM subject WHERE status = 'active'"
+    scope = ""
     params: list[Any] = []
-    # A plan over every unit (the county's usual case) scans the table without an index.
+    # A plan over every unit (the county's usual case) needs no unit filter.
     if not units or await OrgUnit.count().run() != len(units):
-        sql += f" AND org_unit IN {_in(units or [uuid.UUID(int=0)])}"
+        scope += f" AND org_unit IN {_in(units or [uuid.UUID(int=0)])}"
         params.extend(_db_id(u) for u in units or [uuid.UUID(int=0)])
     types = list(plan["scope_subject_types"])
     if not types and all(i["subject_types"] for i in items.values()):
@@ -133,12 +132,134 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
         ("subject_type", types),
     ):
         if values:
-            sql += f" AND {column} IN {_in(values)}"
+            scope += f" AND {column} IN {_in(values)}"
             params.extend(values)
-    texts = (await fetch_rows(sql, params))[0]
 
+    excluded = await _recently_inspected(plan, list(items))
+    found: dict[str, list[str]] = {name: [] for name in names}
+    pieces: dict[str, list[bytes]] = {name: [] for name in names}
+    reads = await _pool_reads(names, scope)
+    pending = asyncio.ensure_future(fetch_rows(reads[0][0], params))
+    try:
+        for n, (_, columns) in enumerate(reads):
+            texts = (await pending)[0]
+            if n + 1 < len(reads):
+                pending = asyncio.ensure_future(fetch_rows(reads[n + 1][0], params))
+                await asyncio.sleep(0)  # the next read is sent before this one is worked on
+            for name, text in zip(columns, texts, strict=True):
+                if text:
+                    codes = text.split("\n")
+                    if excluded:
+                        kept = [code for code in codes if code not in excluded]
+                        if len(kept) < len(codes):
+                            codes, text = kept, "\n".join(kept)
+                    found[name].extend(codes)
+                    pieces[name].append(text.encode("utf-8"))
+    except BaseException:
+        # The transaction rolls back after the statement in flight, not during it.
+        await asyncio.gather(pending, return_exceptions=True)
+        raise
+    strata: dict[str, list[str]] = {}
+    for name, pool in found.items():
+        if pool:
+            pool.sort()
+            strata[name] = pool
+    # Sorting the concatenation of sorted runs is a merge.
+    everything = list(itertools.chain.from_iterable(strata.values()))
+    everything.sort()
+    return Pool(
+        strata=strata,
+        sorted_ids=everything,
+        excluded=len(excluded),
+        pieces={name: [p for p in pieces[name] if p] for name in strata},
+    )
+
+
+# Rows of the subject table aggregated at a time (SQLite) and pages (PostgreSQL).
+SLICE_ROWS = 62_500
+SLICE_PAGES = 2_000
+MAX_SLICES = 16
+FLAGGED = "(abnormal OR serious_violation)"
+
+
+async def _pool_reads(names: list[str], scope: str) -> list[tuple[str, list[str]]]:
+    """The statements that read the pool, each with the strata of its columns.
+
+    On SQLite a plan without scope filters reads each stratum from its partial covering
+    index (``subject_stratum``, ``subject_flagged``: active subjects' codes by risk class,
+    in code order), about a quarter of the table's bytes; the statements repeat the
+    indexes' conditions word for word, which is how SQLite knows it may use them.
+    Otherwise one aggregate per stratum (``FILTER``) goes over the table in slices of
+    its storage order: rowid ranges on SQLite, page ranges on PostgreSQL.
+    """
+    joined = _joined("credit_code")
+    if is_sqlite() and not scope:
+        return [
+            (
+                f"SELECT {joined} FROM subject WHERE status = 'active' AND {FLAGGED}"
+                if name == "flagged"
+                else f"SELECT {joined} FROM subject WHERE risk_class = '{name}' "
+                f"AND status = 'active' AND NOT {FLAGGED}",
+                [name],
+            )
+            for name in names
+        ]
+    columns = ", ".join(
+        f"{joined} FILTER (WHERE {FLAGGED})"
+        if name == "flagged"
+        else f"{joined} FILTER (WHERE NOT {FLAGGED} AND risk_class = '{name}')"
+        for name in names
+    )
+    sql = f"SELECT {columns} FROM subject WHERE status = 'active'{scope}"
+    return [(sql + part, names) for part in await _slices()]
+
+
+async def _slices() -> list[str]:
+    """``AND`` clauses that cut the subject table into slices of its storage order.
+
+    On PostgreSQL the table is locked against writes for the rest of the draw (SHARE):
+    every slice must see the same table, and an import waits for the draw to finish.
+    """
+    literal: Callable[[int], str]
+    if is_sqlite():
+        # Two statements: SQLite reads min() or max() alone from the b-tree's edge, but
+        # scans the whole table for both at once.
+        low = (await fetch_rows("SELECT min(rowid) FROM subject"))[0][0]
+        high = (await fetch_rows("SELECT max(rowid) FROM subject"))[0][0]
+        if low is None:
+            return [""]
+        count = min(MAX_SLICES, max(1, -(-(high - low + 1) // SLICE_ROWS)))
+        step = -(-(high - low + 1) // count)
+        bounds = [low + k * step for k in range(1, count)]
+        column, literal = "rowid", str
+    else:
+        await fetch_rows("LOCK TABLE subject IN SHARE MODE")
+        pages = (
+            await fetch_rows(
+                "SELECT pg_relation_size('subject') / current_setting('block_size')::int"
+            )
+        )[0][0]
+        count = min(MAX_SLICES, max(1, -(-pages // SLICE_PAGES)))
+        step = -(-pages // count)
+        bounds = [k * step for k in range(1, count)]
+        column, literal = "ctid", lambda page: f"'({page},0)'::tid"
+    if not bounds:
+        return [""]
+    edges: list[Any] = [None, *bounds, None]
+    return [
+        "".join(
+            (
+                f" AND {column} >= {literal(start)}" if start is not None else "",
+                f" AND {column} < {literal(end)}" if end is not None else "",
+            )
+        )
+        for start, end in itertools.pairwise(edges)
+    ]
+
+
+async def _recently_inspected(plan: dict[str, Any], item_codes: list[str]) -> set[str]:
+    """Subjects with a result for one of the plan's items inside the no-repeat window."""
     cutoff = clock.local_today() - dt.timedelta(days=plan["exclusion_days"])
-    codes = list(items)
     # Cancelled tasks are left out without a join: SQLite then reads the result index and
     # one short list of cancelled task ids; PostgreSQL plans an anti join.
     not_cancelled = (
@@ -150,25 +271,11 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
     recent = (
         await fetch_rows(
             f"SELECT {_joined('r.subject_code')} FROM inspection_result r "
-            f"WHERE r.item_code IN {_in(codes)} AND r.drawn_on >= ? AND {not_cancelled}",
-            [*codes, cutoff],
+            f"WHERE r.item_code IN {_in(item_codes)} AND r.drawn_on >= ? AND {not_cancelled}",
+            [*item_codes, cutoff],
         )
     )[0][0]
-    excluded = set(recent.split("\n")) if recent else set()
-    strata: dict[str, list[str]] = {}
-    for name, text in zip(names, texts, strict=True):
-        if not text:
-            continue
-        pool = text.split("\n")
-        if excluded:
-            pool = [code for code in pool if code not in excluded]
-        if pool:
-            pool.sort()
-            strata[name] = pool
-    # Sorting the concatenation of sorted runs is a merge.
-    everything = list(itertools.chain.from_iterable(strata.values()))
-    everything.sort()
-    return Pool(strata=strata, sorted_ids=everything, excluded=len(excluded))
+    return set(recent.split("\n")) if recent else set()
 
 
 def quotas(
@@ -295,29 +402,43 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         digest = hashrank.pool_digest(pool.sorted_ids, presorted=True)
         phases.done("pool_digest")
         seed = hashrank.seed(secret, digest, entropy)
+        # The workers rank the pool while what holds for the whole draw is read: who is
+        # unavailable, and the recorded conflicts of interest.
+        selecting = asyncio.ensure_future(
+            ranking.select(seed, pool.strata, quota, pieces=pool.pieces)
+        )
+        try:
+            unavailable = await draw_wide_reasons(
+                inspectors, on=plan["planned_start"], domains={i["domain"] for i in items.values()}
+            )
+            conflicts = await _conflicts(inspectors)
+        finally:
+            selected = await selecting
         strata: list[dict[str, Any]] = []
         order: list[tuple[str, str]] = []
         for name in sorted(pool.strata):
-            chosen = hashrank.select(seed, name, pool.strata[name], quota[name])
+            chosen = selected[name]
             strata.append(
                 {"name": name, "pool": pool.strata[name], "quota": quota[name], "selected": chosen}
             )
             order.extend((name, code) for code in chosen)
         phases.done("select")
         codes = [code for _, code in order]
+        # And the inspectors for every selected subject while its previous lead is read.
+        ranked = asyncio.ensure_future(ranking.inspector_orders(seed, codes, inspectors))
+        try:
+            leads = await previous_leads(codes)
+        finally:
+            orders = await ranked
         constraints = hashrank.Constraints(
             team_size=plan["team_size"],
             workload_cap=plan["workload_cap"],
-            unavailable=await draw_wide_reasons(
-                inspectors,
-                on=plan["planned_start"],
-                domains={i["domain"] for i in items.values()},
-            ),
-            conflicts=await _conflicts(inspectors),
-            previous_lead=await previous_leads(codes),
+            unavailable=unavailable,
+            conflicts=conflicts,
+            previous_lead=leads,
         )
         phases.done("constraints")
-        assignments = hashrank.assign(seed, codes, inspectors, constraints)
+        assignments = hashrank.assign(seed, codes, inspectors, constraints, orders=orders)
         phases.done("assign")
         short = hashrank.shortfall(assignments, plan["team_size"])
         if short:
@@ -349,7 +470,6 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         encoded = msgspec.json.encode(record)
         record_sha256 = hashlib.sha256(encoded).hexdigest()
         phases.done("record")
-        await _fast_record_compression()
         await insert_rows(
             "inspection_draw",
             DRAW_COLUMNS,
@@ -362,7 +482,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
                     len(pool.sorted_ids),
                     len(codes),
                     record_sha256,
-                    encoded.decode("utf-8"),
+                    compress_record(encoded),
                 )
             ],
         )
@@ -410,30 +530,6 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
     )
 
 
-# Whether a PostgreSQL server (by its connection settings) offers lz4.
-_LZ4: dict[str, bool] = {}
-
-
-async def _fast_record_compression() -> None:
-    """On PostgreSQL, compress the large public record with lz4 for this transaction.
-
-    PostgreSQL compresses a text this large with pglz by default, which took 0.3 s of a
-    draw over a million subjects; lz4 is several times faster at a similar size. Servers
-    built without lz4 keep the default.
-    """
-    if is_sqlite():
-        return
-    config = getattr(current_engine(), "config", {})
-    server = f"{config.get('host')}:{config.get('port')}/{config.get('database')}"
-    if server not in _LZ4:
-        rows = await fetch_rows(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
-        )
-        _LZ4[server] = bool(rows and rows[0][0])
-    if _LZ4[server]:
-        await fetch_rows("SET LOCAL default_toast_compression = 'lz4'")
-
-
 async def _create_tasks(
     plan: dict[str, Any],
     draw_id: uuid.UUID,
@@ -454,9 +550,12 @@ async def _create_tasks(
     members: list[tuple[Any, ...]] = []
     results: list[tuple[Any, ...]] = []
     drawn_on = clock.local_today()
-    for (stratum, code), assignment in zip(order, assignments, strict=True):
+    # Time-ordered keys: the new rows go to the end of the indexes on them.
+    task_ids = uuid7_batch(len(order))
+    member_ids = iter(uuid7_batch(sum(len(a.inspectors) for a in assignments)))
+    result_ids = iter(uuid7_batch(len(order) * len(plan["item_codes"])))
+    for (stratum, code), assignment, task_id in zip(order, assignments, task_ids, strict=True):
         subject_id, org_unit = subjects[code]
-        task_id = uuid.uuid4()
         tasks.append(
             (
                 task_id,
@@ -475,11 +574,11 @@ async def _create_tasks(
             )
         )
         members.extend(
-            (uuid.uuid4(), task_id, uuid.UUID(officer), n, True)
+            (next(member_ids), task_id, uuid.UUID(officer), n, True)
             for n, officer in enumerate(assignment.inspectors)
         )
         results.extend(
-            (uuid.uuid4(), task_id, item, code, drawn_on, "") for item in plan["item_codes"]
+            (next(result_ids), task_id, item, code, drawn_on, "") for item in plan["item_codes"]
         )
     await insert_rows("inspection_task", TASK_COLUMNS, tasks)
     await insert_rows("task_inspector", ("id", "task", "officer", "position", "active"), members)
@@ -498,8 +597,17 @@ DRAW_COLUMNS = (
     "pool_size",
     "selected",
     "record_sha256",
-    "record",
+    "record_zstd",
 )
+
+
+def compress_record(encoded: bytes) -> bytes:
+    """A public record as stored: its UTF-8 JSON, zstd level 1 (a pool of a million
+    credit codes is 20 MB of JSON and 0.3 MB compressed, in about 20 ms). Storing it
+    uncompressed cost more in writing than the compression does, on both databases."""
+    return zstandard.ZstdCompressor(level=1, write_content_size=True).compress(encoded)
+
+
 TASK_COLUMNS = (
     "id",
     "plan",
@@ -525,16 +633,17 @@ def _uuid(value: Any) -> uuid.UUID:
 # The public record
 
 
-async def public_record_text(*, draw_id: uuid.UUID) -> str:
+async def public_record_json(*, draw_id: uuid.UUID) -> bytes:
+    """The public record, byte for byte as published (its SHA-256 is ``record_sha256``)."""
     row = (
-        await InspectionDraw.select(InspectionDraw.record)
+        await InspectionDraw.select(InspectionDraw.record_zstd)
         .where(InspectionDraw.id == draw_id)
         .first()
         .run()
     )
     if row is None:
         raise NotFound("draw not found", code="draw.not_found")
-    return row["record"]  # type: ignore[no-any-return]
+    return zstandard.ZstdDecompressor().decompress(row["record_zstd"])  # type: ignore[no-any-return]
 
 
 async def public_draws() -> list[dict[str, Any]]:
@@ -563,7 +672,7 @@ async def public_draws() -> list[dict[str, Any]]:
 
 
 async def _draw_record(draw_id: Any) -> dict[str, Any]:
-    return json.loads(await public_record_text(draw_id=draw_id))  # type: ignore[no-any-return]
+    return json.loads(await public_record_json(draw_id=draw_id))  # type: ignore[no-any-return]
 
 
 async def replace_inspector(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,18 +55,59 @@ def inspector_score(seed_: bytes, subject_id: str, inspector_id: str) -> int:
     return int.from_bytes(hashlib.sha256(prefix + inspector_id.encode("utf-8")).digest(), "big")
 
 
-def _scored(prefix: bytes, ids: Iterable[str]) -> list[tuple[bytes, str]]:
+def _scored(prefix: bytes, ids: Sequence[str]) -> Iterable[tuple[bytes, str]]:
     """(digest, id) pairs; digests of equal length compare like their big-endian integers.
 
-    Copying a primed hash object skips re-hashing the shared prefix for every id.
+    One ``sha256(prefix + id)`` per id: constructing a hash object over the joined bytes
+    is cheaper in CPython than copying a primed one and updating it. The digests are
+    collected in a list of bytes and paired lazily: a list of a million tuples would
+    be tracked by the garbage collector, which then walks it again and again.
     """
-    base = hashlib.sha256(prefix)
-    out = []
-    for ident in ids:
-        h = base.copy()
-        h.update(ident.encode("utf-8"))
-        out.append((h.digest(), ident))
-    return out
+    sha256 = hashlib.sha256
+    digests = [sha256(prefix + ident.encode("utf-8")).digest() for ident in ids]
+    return zip(digests, ids, strict=True)
+
+
+def top_scores(prefix: bytes, pieces: Sequence[bytes], k: int) -> list[tuple[bytes, str]]:
+    """The ``k`` lowest (digest, id) of ids given as newline-separated UTF-8 ``pieces``.
+
+    What ``select`` does, over part of a pool shipped as bytes (cheap to send to a worker
+    process; ids never contain a newline: the pool digest joins them with one). The
+    lowest ``k`` of a pool are among the lowest ``k`` of each of its parts.
+    """
+    sha256 = hashlib.sha256
+    best: list[tuple[bytes, bytes]] = []
+    for piece in pieces:
+        raw = piece.split(b"\n")
+        digests = [sha256(prefix + ident).digest() for ident in raw]
+        best = heapq.nsmallest(k, itertools.chain(best, zip(digests, raw, strict=True)))
+    return [(d, ident.decode("utf-8")) for d, ident in best]
+
+
+ORDER_HEAD = 16
+
+
+def inspector_orders(
+    seed_: bytes, subjects: Sequence[str], inspectors: Sequence[str], head: int
+) -> bytes:
+    """The head of each subject's inspector ranking: positions in ``inspectors`` of its
+    first ``head`` (``array("I")`` bytes, subjects in order). ``assign`` walks a head
+    and, in the rare case that it walks past one, ranks the rest itself."""
+    sha256 = hashlib.sha256
+    encoded = [i.encode("utf-8") for i in inspectors]
+    positions = range(len(inspectors))
+    width = min(head, len(inspectors))
+    out = array("I")
+    for subject in subjects:
+        prefix = _inspector_prefix(seed_, subject)
+        digests = [sha256(prefix + raw).digest() for raw in encoded]
+        out.extend(heapq.nsmallest(width, positions, key=digests.__getitem__))
+    return out.tobytes()
+
+
+def subject_prefix(seed_: bytes, stratum: str) -> bytes:
+    """What every subject id of ``stratum`` is appended to before hashing (step 4)."""
+    return _subject_prefix(seed_, stratum)
 
 
 def _subject_prefix(seed_: bytes, stratum: str) -> bytes:
@@ -75,26 +118,40 @@ def _inspector_prefix(seed_: bytes, subject_id: str) -> bytes:
     return seed_ + b"\x00inspector\x00" + subject_id.encode("utf-8") + b"\x00"
 
 
-def select(seed_: bytes, stratum: str, pool: Iterable[str], quota: int) -> list[str]:
+def select(seed_: bytes, stratum: str, pool: Sequence[str], quota: int) -> list[str]:
     """The ``quota`` ids of ``pool`` with the lowest scores, lowest first."""
     return [i for _, i in heapq.nsmallest(quota, _scored(_subject_prefix(seed_, stratum), pool))]
 
 
-def rank(seed_: bytes, stratum: str, pool: Iterable[str]) -> list[str]:
+def rank(seed_: bytes, stratum: str, pool: Sequence[str]) -> list[str]:
     """The whole pool of a stratum in score order (replacements walk on past the quota)."""
     return [i for _, i in sorted(_scored(_subject_prefix(seed_, stratum), pool))]
 
 
-def inspector_order(seed_: bytes, subject_id: str, inspectors: Iterable[str]) -> list[str]:
+def inspector_order(seed_: bytes, subject_id: str, inspectors: Sequence[str]) -> list[str]:
     return [i for _, i in sorted(_scored(_inspector_prefix(seed_, subject_id), inspectors))]
 
 
-def _walk(seed_: bytes, subject_id: str, inspectors: Sequence[str]) -> Any:
-    """The inspector ranking of one subject, lazily: a draw rarely walks far into it."""
-    heap = _scored(_inspector_prefix(seed_, subject_id), inspectors)
+def _walk(seed_: bytes, subject_id: str, inspectors: Sequence[tuple[bytes, str]]) -> Any:
+    """The inspector ranking of one subject, lazily: a draw rarely walks far into it.
+
+    ``inspectors`` are (UTF-8 bytes, id) pairs, encoded once for the whole draw.
+    """
+    prefix = _inspector_prefix(seed_, subject_id)
+    sha256 = hashlib.sha256
+    heap = [(sha256(prefix + raw).digest(), ident) for raw, ident in inspectors]
     heapq.heapify(heap)
     while heap:
         yield heapq.heappop(heap)[1]
+
+
+def _walk_from(
+    seed_: bytes, subject_id: str, inspectors: Sequence[tuple[bytes, str]], head: list[str]
+) -> Any:
+    """A subject's inspector ranking whose head is already known."""
+    yield from head
+    if len(head) < len(inspectors):
+        yield from itertools.islice(_walk(seed_, subject_id, inspectors), len(head), None)
 
 
 def quota_for(pool_size: int, *, ratio: Any = None, count: int | None = None) -> int:
@@ -159,18 +216,28 @@ def assign(
     constraints: Constraints,
     *,
     workload: dict[str, int] | None = None,
+    orders: Sequence[Sequence[int]] | None = None,
 ) -> list[Assignment]:
     """Staff ``subjects`` (already in stratum-name, score order) from ``inspector_pool``.
 
+    ``orders`` may give the head of each subject's inspector ranking already computed
+    (positions in ``inspector_pool``, see ``inspector_orders``); the rest is computed
+    as walked.
     A subject that cannot be fully staffed keeps the inspectors it got; the caller
     refuses the draw (see ``shortfall``).
     """
     load: dict[str, int] = workload if workload is not None else {}
+    encoded = [(i.encode("utf-8"), i) for i in inspector_pool]
     out: list[Assignment] = []
-    for subject in subjects:
+    for n, subject in enumerate(subjects):
         taken: list[str] = []
         skipped: list[tuple[str, str]] = []
-        for inspector in _walk(seed_, subject, inspector_pool):
+        walk = (
+            _walk(seed_, subject, encoded)
+            if orders is None
+            else _walk_from(seed_, subject, encoded, [inspector_pool[k] for k in orders[n]])
+        )
+        for inspector in walk:
             why = constraints.reason(inspector, subject, load.get(inspector, 0))
             if why is not None:
                 skipped.append((inspector, why))

@@ -166,8 +166,8 @@ async def seed_recent_inspections(county: uuid.UUID, item: str, excluded: list[s
     now = clock.now()
     await bulk_insert(
         "inspection_draw",
-        ["id", "plan", "drawn_at", "actor", "pool_size", "selected", "record_sha256", "record"],
-        [(draw_id, prior.id, now, "bench", 0, 0, "", "{}")],
+        draws.DRAW_COLUMNS,
+        [(draw_id, prior.id, now, "bench", 0, 0, "", draws.compress_record(b"{}"))],
     )
     ids: dict[str, tuple[Any, Any]] = {}
     async with write_tx():

@@ -1,0 +1,187 @@
+"""A large draw's hashing, spread over worker processes.
+
+hashrank-v1 hashes every id of the pool (a million in a large county) and, for every
+selected subject, every inspector of the pool: over a second of CPU in one Python
+process, during which the event loop of that process would serve nobody else. Here the
+hashing runs on a small pool of worker processes (``FIELDCASE_DRAW_WORKERS``, 0 to hash
+in the serving process) that import only ``hashrank``; the request awaits it. The work
+and its result are exactly ``hashrank.select`` and the inspector ranking of ``assign``:
+the workers run the same pure functions over pieces of the pool.
+
+Small draws (fewer than ``PARALLEL_FROM`` hashes) are ranked in process: shipping them
+would cost more than it saves. If the workers fail (a worker killed, the pool broken),
+the draw is ranked in process instead and the pool is started again for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+import multiprocessing
+import threading
+from array import array
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from backend.inspections import hashrank
+from backend.settings import get_settings
+
+PARALLEL_FROM = 100_000
+log = logging.getLogger("fieldcase.inspections.draw")
+
+_lock = threading.Lock()
+_executor: ProcessPoolExecutor | None = None
+_size = 0  # workers of ``_executor``
+
+
+def _workers() -> int:
+    return get_settings().draw_workers
+
+
+def _context() -> Any:
+    """Workers forked from a fork server that has imported only ``hashrank``: no copy of
+    the serving process (its threads, connections and memory), and quick to start."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["backend.inspections.hashrank"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _pool() -> ProcessPoolExecutor | None:
+    global _executor, _size
+    workers = _workers()
+    if workers <= 0:
+        return None
+    with _lock:
+        if _executor is None:
+            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+            _size = workers
+        return _executor
+
+
+def shutdown() -> None:
+    """Stop the workers (application shutdown); the next large draw starts them again."""
+    global _executor
+    with _lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _broken(exc: BaseException) -> None:
+    global _executor
+    log.warning("draw workers failed (%s); ranking in process", exc)
+    with _lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def select(
+    seed: bytes,
+    strata: Mapping[str, Sequence[str]],
+    quotas: Mapping[str, int],
+    *,
+    pieces: Mapping[str, Sequence[bytes]] | None = None,
+) -> dict[str, list[str]]:
+    """``hashrank.select`` of every stratum: the ids with the lowest scores, lowest first.
+
+    ``pieces`` may give each stratum's ids already as newline-separated UTF-8 pieces
+    (any order, see ``hashrank.top_scores``), which spares joining them here.
+    """
+    total = sum(len(ids) for ids in strata.values())
+    executor = _pool() if total >= PARALLEL_FROM else None
+    if executor is not None:
+        if pieces is None:
+            pieces = {
+                name: [
+                    "\n".join(ids[start : start + PIECE]).encode("utf-8")
+                    for start in range(0, len(ids), PIECE)
+                ]
+                for name, ids in strata.items()
+            }
+        try:
+            return await _select_on(executor, seed, strata, quotas, pieces, total)
+        except (BrokenProcessPool, OSError) as exc:
+            _broken(exc)
+    return {name: hashrank.select(seed, name, ids, quotas[name]) for name, ids in strata.items()}
+
+
+PIECE = 50_000  # ids per piece when the caller gives none
+
+
+async def _select_on(
+    executor: ProcessPoolExecutor,
+    seed: bytes,
+    strata: Mapping[str, Sequence[str]],
+    quotas: Mapping[str, int],
+    pieces: Mapping[str, Sequence[bytes]],
+    total: int,
+) -> dict[str, list[str]]:
+    loop = asyncio.get_running_loop()
+    # About two tasks per worker keep every worker busy when the strata differ in size.
+    target = total / (2 * _size)
+    pending: dict[str, list[asyncio.Future[list[tuple[bytes, str]]]]] = {}
+    for name in strata:
+        prefix = hashrank.subject_prefix(seed, name)
+        groups: list[list[bytes]] = [[]]
+        size = 0
+        for piece in pieces[name]:
+            if size >= target:
+                groups.append([])
+                size = 0
+            groups[-1].append(piece)
+            size += piece.count(b"\n") + 1
+        pending[name] = [
+            loop.run_in_executor(executor, hashrank.top_scores, prefix, group, quotas[name])
+            for group in groups
+        ]
+    out: dict[str, list[str]] = {}
+    for name, futures in pending.items():
+        tops = await asyncio.gather(*futures)
+        best = heapq.nsmallest(quotas[name], itertools.chain.from_iterable(tops))
+        out[name] = [ident for _, ident in best]
+    return out
+
+
+async def inspector_orders(
+    seed: bytes, subjects: Sequence[str], inspectors: Sequence[str]
+) -> list[Sequence[int]] | None:
+    """The head of each subject's inspector ranking (positions in ``inspectors``, see
+    ``hashrank.inspector_orders``), computed on the workers; None when the draw is
+    small enough to rank as ``assign`` walks."""
+    executor = _pool() if len(subjects) * len(inspectors) >= PARALLEL_FROM else None
+    if executor is None or not subjects:
+        return None
+    loop = asyncio.get_running_loop()
+    head = hashrank.ORDER_HEAD
+    piece = math.ceil(len(subjects) / (2 * _size))
+    try:
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    executor,
+                    hashrank.inspector_orders,
+                    seed,
+                    subjects[start : start + piece],
+                    inspectors,
+                    head,
+                )
+                for start in range(0, len(subjects), piece)
+            )
+        )
+    except (BrokenProcessPool, OSError) as exc:
+        _broken(exc)
+        return None
+    flat = array("I")
+    for part in parts:
+        flat.frombytes(part)
+    width = min(head, len(inspectors))
+    view = memoryview(flat)
+    return [view[n * width : (n + 1) * width] for n in range(len(subjects))]

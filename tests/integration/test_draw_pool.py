@@ -1,0 +1,112 @@
+"""The draw's pool read from the database equals what the subject rows say, by every path:
+SQLite's partial covering indexes (a county-wide plan), the table in rowid slices (SQLite,
+a scoped plan) and in page slices (PostgreSQL)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from backend.core import clock
+from backend.core.db import is_sqlite, write_tx
+from backend.core.ids import uuid7_batch
+from backend.inspections import credit_code, draws, hashrank, subjects
+from backend.inspections.bulk import fetch_rows
+from tests.factories import build_world
+
+
+def _plan(county: Any, **scope: Any) -> dict[str, Any]:
+    return {
+        "org_unit": county,
+        "scope_org_unit_ids": [],
+        "scope_risk_classes": [],
+        "scope_subject_types": [],
+        "scope_grid_codes": [],
+        "scope_industries": [],
+        "exclusion_days": 365,
+    } | scope
+
+
+async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    world = await build_world()
+    rng = random.Random(7)
+    rows = []
+    for n in range(3000):
+        rows.append(
+            (
+                credit_code.complete(f"91320281{rng.randrange(10**9):09d}"),
+                f"主体{n}",
+                "enterprise",
+                "餐饮",
+                "",
+                None,
+                None,
+                str(rng.choice([world.town_a, world.town_b])),
+                "",
+                rng.choice("ABCD"),
+                rng.random() < 0.05,
+                rng.random() < 0.03,
+                "active" if rng.random() < 0.9 else "deregistered",
+            )
+        )
+    rows = list({r[0]: r for r in rows}.values())  # one row per code, in random code order
+    async with write_tx():
+        await subjects.upsert_rows(rows, clock.now())
+
+    def expected(units: set[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for code, *_, unit, _grid, risk, abnormal, serious, status in rows:
+            if status == "active" and unit in units:
+                out.setdefault("flagged" if abnormal or serious else risk, []).append(code)
+        return {name: sorted(codes) for name, codes in sorted(out.items())}
+
+    # Small slices: the table is read in several parts.
+    monkeypatch.setattr(draws, "SLICE_ROWS", 400)
+    monkeypatch.setattr(draws, "SLICE_PAGES", 3)
+    items = {"X-1": {"subject_types": []}}
+    both = {str(world.town_a), str(world.town_b)}
+    for plan, units in (
+        (_plan(world.county), both),
+        (_plan(world.county, scope_org_unit_ids=[world.town_a]), {str(world.town_a)}),
+        (_plan(world.county, scope_risk_classes=["B", "flagged"]), both),
+    ):
+        async with write_tx():
+            pool = await draws.subject_pool(plan, items)
+            reads = await draws._pool_reads(["A"], "")
+        want = expected(units)
+        if plan["scope_risk_classes"]:
+            want = {k: v for k, v in want.items() if k in plan["scope_risk_classes"]}
+        assert pool.strata == want
+        assert pool.sorted_ids == sorted(c for codes in want.values() for c in codes)
+        for name, codes in want.items():
+            joined = b"\n".join(pool.pieces[name]).decode().split("\n")
+            assert sorted(joined) == codes
+        wanted = set(plan["scope_risk_classes"] or hashrank.STRATA)
+        assert set(want) >= {"A", "B", "flagged"} & wanted  # every kind of stratum was seen
+    if is_sqlite():
+        assert len(reads) == 1
+        async with write_tx():
+            plan_rows = await fetch_rows("EXPLAIN QUERY PLAN " + reads[0][0])
+        assert "COVERING INDEX subject_stratum" in " ".join(str(r[-1]) for r in plan_rows)
+    else:
+        async with write_tx():
+            assert len(await draws._slices()) > 1
+
+
+def test_uuid7_batches_are_ordered_unique_version_7() -> None:
+    first = uuid7_batch(5000)
+    second = uuid7_batch(10)
+    assert first == sorted(first) and len(set(first)) == 5000
+    assert [str(u) for u in first] == sorted(str(u) for u in first)  # text keys too (SQLite)
+    assert {u.version for u in first + second} == {7}
+    assert {u.variant for u in first} == {"specified in RFC 4122"}
+    assert int.from_bytes(first[0].bytes[:6], "big") <= int.from_bytes(second[0].bytes[:6], "big")
+    now_ms = clock.now().timestamp() * 1000
+    assert abs(int.from_bytes(second[0].bytes[:6], "big") - now_ms) < 60_000
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_uuid7_small_batches(count: int) -> None:
+    assert len(uuid7_batch(count)) == count

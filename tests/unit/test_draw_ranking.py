@@ -1,0 +1,114 @@
+"""A large draw's hashing on worker processes gives exactly the in-process result."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+
+import pytest
+
+from backend.inspections import hashrank, ranking
+from backend.settings import SettingsError, load_settings
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Two workers, and every draw counted as large."""
+    monkeypatch.setattr(ranking, "_workers", lambda: 2)
+    monkeypatch.setattr(ranking, "PARALLEL_FROM", 1)
+    yield
+    ranking.shutdown()
+
+
+def _pool(seed: int) -> dict[str, list[str]]:
+    rng = random.Random(seed)
+    codes = sorted({f"91{rng.randrange(10**15):015d}X" for _ in range(6000)})
+    strata: dict[str, list[str]] = {"A": [], "B": [], "C": [], "flagged": []}
+    names = list(strata)
+    for code in codes:
+        strata[names[rng.randrange(4)]].append(code)
+    return strata
+
+
+async def test_select_on_workers_equals_select_in_process(workers) -> None:  # type: ignore[no-untyped-def]
+    strata = _pool(1)
+    quotas = {"A": 7, "B": 0, "C": 250, "flagged": len(strata["flagged"])}
+    seed = hashrank.seed(b"s" * 32, hashrank.pool_digest(i for p in strata.values() for i in p), "")
+    expected = {n: hashrank.select(seed, n, ids, quotas[n]) for n, ids in strata.items()}
+    assert await ranking.select(seed, strata, quotas) == expected
+    # Pieces in any order and of any size give the same selection.
+    pieces = {
+        name: [
+            "\n".join(ids[start : start + 333]).encode()
+            for start in reversed(range(0, len(ids), 333))
+        ]
+        for name, ids in strata.items()
+    }
+    assert await ranking.select(seed, strata, quotas, pieces=pieces) == expected
+    assert ranking._executor is not None  # the workers did run
+
+
+async def test_inspector_heads_on_workers_give_the_same_assignment(workers, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seed = bytes(range(32))
+    subjects = [f"9132{n:014d}" for n in range(300)]
+    inspectors = sorted(str(uuid.UUID(int=random.Random(n).getrandbits(128))) for n in range(40))
+    # Most inspectors unavailable: walks go far past the head of each ranking.
+    constraints = hashrank.Constraints(
+        team_size=2,
+        workload_cap=30,
+        unavailable={i: "on_leave" for i in inspectors[:30]},
+        conflicts={subjects[0]: frozenset(inspectors[30:34])},
+        previous_lead={subjects[1]: inspectors[35]},
+    )
+    monkeypatch.setattr(hashrank, "ORDER_HEAD", 4)
+    orders = await ranking.inspector_orders(seed, subjects, inspectors)
+    assert orders is not None and len(orders) == len(subjects)
+    assert [list(o) for o in orders[:3]] == [
+        [inspectors.index(i) for i in hashrank.inspector_order(seed, s, inspectors)[:4]]
+        for s in subjects[:3]
+    ]
+    inline = hashrank.assign(seed, subjects, inspectors, constraints)
+    assert hashrank.assign(seed, subjects, inspectors, constraints, orders=orders) == inline
+    assert max(len(a.skipped) + len(a.inspectors) for a in inline) > 4
+
+
+async def test_a_killed_worker_falls_back_to_ranking_in_process(workers, caplog) -> None:  # type: ignore[no-untyped-def]
+    strata = _pool(2)
+    quotas = dict.fromkeys(strata, 5)
+    seed = b"\x01" * 32
+    expected = {name: hashrank.select(seed, name, ids, 5) for name, ids in strata.items()}
+    assert await ranking.select(seed, strata, quotas) == expected
+    executor = ranking._executor
+    assert executor is not None
+    for process in list(executor._processes.values()):
+        process.kill()
+        process.join()
+    with caplog.at_level(logging.WARNING, logger="fieldcase.inspections.draw"):
+        assert await ranking.select(seed, strata, quotas) == expected
+    assert "ranking in process" in caplog.text
+    assert ranking._executor is None
+    # The next draw starts the workers again.
+    assert await ranking.select(seed, strata, quotas) == expected
+    assert ranking._executor is not None and ranking._executor is not executor
+
+
+async def test_no_workers_ranks_in_process(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(ranking, "_workers", lambda: 0)
+    monkeypatch.setattr(ranking, "PARALLEL_FROM", 1)
+    strata = _pool(3)
+    seed = b"\x02" * 32
+    quotas = dict.fromkeys(strata, 3)
+    assert await ranking.select(seed, strata, quotas) == {
+        name: hashrank.select(seed, name, ids, 3) for name, ids in strata.items()
+    }
+    assert await ranking.inspector_orders(seed, ["x"], ["a", "b"]) is None
+    assert ranking._executor is None
+
+
+def test_draw_workers_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"FIELDCASE_VAR_DIR": str(tmp_path)}
+    assert load_settings({**env, "FIELDCASE_DRAW_WORKERS": "0"}).draw_workers == 0
+    assert load_settings({**env, "FIELDCASE_DRAW_WORKERS": "3"}).draw_workers == 3
+    with pytest.raises(SettingsError, match="FIELDCASE_DRAW_WORKERS"):
+        load_settings({**env, "FIELDCASE_DRAW_WORKERS": "many"})
