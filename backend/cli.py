@@ -37,9 +37,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from backend.app import create_app, settle_heap
+    from backend.inspections import ranking
 
     app = create_app(settings, run_scheduler=args.with_scheduler)
     app.on_startup.append(settle_heap)
+    app.on_startup.append(ranking.warm_up)
     host = args.host or settings.host
     port = args.port or settings.port
     print(

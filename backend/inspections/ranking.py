@@ -21,6 +21,8 @@ import itertools
 import logging
 import math
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 from array import array
 from collections.abc import Mapping, Sequence
@@ -44,13 +46,32 @@ def _workers() -> int:
 
 
 def _context() -> Any:
-    """Workers forked from a fork server that has imported only ``hashrank``: no copy of
-    the serving process (its threads, connections and memory), and quick to start."""
+    """Workers forked from a fork server that has imported only this module and
+    ``hashrank``: no copy of the serving process (its threads, connections and memory),
+    and quick to start."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["backend.inspections.hashrank"])
+        context.set_forkserver_preload(["backend.inspections.ranking"])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _exit_with_parent() -> None:
+    """Worker initializer: leave when the serving process is gone.
+
+    A process killed outright (SIGKILL, the OOM killer) cannot stop its workers, and
+    they would wait forever: each holds both ends of the pipe that brings it work.
+    The parent's sentinel is readable once the parent has died.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _pool() -> ProcessPoolExecutor | None:
@@ -60,9 +81,29 @@ def _pool() -> ProcessPoolExecutor | None:
         return None
     with _lock:
         if _executor is None:
-            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=_context())
+            _executor = ProcessPoolExecutor(
+                max_workers=workers, mp_context=_context(), initializer=_exit_with_parent
+            )
             _size = workers
         return _executor
+
+
+def warm_up() -> None:
+    """Start the workers in the background (``fieldcase serve`` at start-up), so that the
+    first large draw does not wait for them."""
+
+    def start() -> None:
+        executor = _pool()
+        if executor is None:
+            return
+        try:
+            # Workers start on demand, one for each task that finds none idle.
+            for future in [executor.submit(int, n) for n in range(_size)]:
+                future.result()
+        except (BrokenProcessPool, OSError) as exc:
+            _broken(exc)
+
+    threading.Thread(target=start, name="draw-workers-start", daemon=True).start()
 
 
 def shutdown() -> None:

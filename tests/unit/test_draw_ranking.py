@@ -112,3 +112,75 @@ def test_draw_workers_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert load_settings({**env, "FIELDCASE_DRAW_WORKERS": "3"}).draw_workers == 3
     with pytest.raises(SettingsError, match="FIELDCASE_DRAW_WORKERS"):
         load_settings({**env, "FIELDCASE_DRAW_WORKERS": "many"})
+
+
+async def test_warm_up_starts_the_workers_in_the_background(workers) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    assert ranking._executor is None
+    ranking.warm_up()
+    for _ in range(200):
+        executor = ranking._executor
+        if executor is not None and len(executor._processes or {}) == 2:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the workers did not start")
+    assert all(p.is_alive() for p in executor._processes.values())
+
+
+OWNER = """
+import asyncio, os, sys, time
+sys.path.insert(0, {root!r})
+from backend.inspections import ranking
+ranking._workers = lambda: 2
+ranking.PARALLEL_FROM = 1
+
+async def main():
+    seed = b"s" * 32
+    await ranking.select(seed, {{"A": ["a", "b", "c"], "B": ["d", "e"]}}, {{"A": 1, "B": 1}})
+    pids = [p.pid for p in ranking._executor._processes.values()]
+    print(" ".join(map(str, pids)), flush=True)
+    time.sleep(600)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_workers_leave_when_their_process_is_killed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER.format(root=str(Path(__file__).resolve().parents[2])))
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        pids = [int(p) for p in owner.stdout.readline().split()]
+        assert len(pids) >= 1
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            alive = [p for p in alive if _running(p)]
+            time.sleep(0.1)
+        assert not alive, f"workers {alive} outlived their killed owner"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1][0] != "Z"
