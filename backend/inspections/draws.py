@@ -233,7 +233,7 @@ async def _slices() -> list[str]:
         bounds = [low + k * step for k in range(1, count)]
         column, literal = "rowid", str
     else:
-        await fetch_rows("LOCK TABLE subject IN SHARE MODE")
+        await _lock_subjects()
         pages = (
             await fetch_rows(
                 "SELECT pg_relation_size('subject') / current_setting('block_size')::int"
@@ -255,6 +255,29 @@ async def _slices() -> list[str]:
         )
         for start, end in itertools.pairwise(edges)
     ]
+
+
+SUBJECT_LOCK_WAIT = "10s"
+
+
+async def _lock_subjects() -> None:
+    """Hold writes to the subject directory off until the draw commits (PostgreSQL).
+
+    An import holding the table makes the draw wait at most ``SUBJECT_LOCK_WAIT``, then
+    refuses it with a 409 that says why; nothing is written.
+    """
+    import asyncpg
+
+    await fetch_rows(f"SET LOCAL lock_timeout = '{SUBJECT_LOCK_WAIT}'")
+    try:
+        await fetch_rows("LOCK TABLE subject IN SHARE MODE")
+    except asyncpg.exceptions.LockNotAvailableError:
+        raise Conflict(
+            "检查对象名录正在导入或修改，请稍后再抽取 (the subject directory is being written: "
+            "an import or an edit holds it; draw again when it has finished)",
+            code="draw.subjects_busy",
+        ) from None
+    await fetch_rows("SET LOCAL lock_timeout = 0")
 
 
 async def _recently_inspected(plan: dict[str, Any], item_codes: list[str]) -> set[str]:

@@ -110,3 +110,53 @@ def test_uuid7_batches_are_ordered_unique_version_7() -> None:
 @pytest.mark.parametrize("count", [0, 1])
 def test_uuid7_small_batches(count: int) -> None:
     assert len(uuid7_batch(count)) == count
+
+
+async def test_the_pool_is_read_while_nobody_else_writes_subjects(engine, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every part of the pool sees the same directory: on SQLite the draw holds the write
+    lock; on PostgreSQL it locks the table against writes, and a writer that holds it
+    makes the draw wait briefly, then get a 409 that says why."""
+    world = await build_world()
+    code = credit_code.complete("91320281000000001")
+    row = (code, "主体", "enterprise", "", "", None, None, str(world.town_a), "", "A", False,
+           False, "active")  # fmt: skip
+    async with write_tx():
+        await subjects.upsert_rows([row], clock.now())
+    plan = _plan(world.county)
+    items = {"X-1": {"subject_types": []}}
+    if db.kind == "sqlite":
+        import sqlite3
+
+        async with write_tx():
+            pool = await draws.subject_pool(plan, items)
+            other = sqlite3.connect(db.url.path, timeout=0.2)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("UPDATE subject SET name = 'x'")
+            other.close()
+        assert pool.strata == {"A": [code]}
+        return
+
+    import asyncpg
+
+    from backend.core.errors import Conflict
+
+    url = db.url
+    other = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.user, password=url.password, database=url.database
+    )
+    try:
+        writer = other.transaction()
+        await writer.start()
+        await other.execute("UPDATE subject SET name = 'x' WHERE credit_code = $1", code)
+        monkeypatch.setattr(draws, "SUBJECT_LOCK_WAIT", "300ms")
+        with pytest.raises(Conflict) as refused:
+            async with write_tx():
+                await draws.subject_pool(plan, items)
+        assert refused.value.code == "draw.subjects_busy"
+        assert "import" in str(refused.value)
+        await writer.rollback()
+        async with write_tx():
+            pool = await draws.subject_pool(plan, items)
+        assert pool.strata == {"A": [code]}
+    finally:
+        await other.close()
