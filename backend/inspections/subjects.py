@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from backend.core import clock, scope
 from backend.core.auth import Principal
 from backend.core.db import current_engine, is_sqlite, write_tx
 from backend.core.errors import BadRequest, Conflict, NotFound
+from backend.core.ids import uuid7_texts
 from backend.core.schemas import to_struct
 from backend.inspections import credit_code
 from backend.inspections import schemas as s
@@ -407,22 +407,6 @@ async def import_subjects(
     )
 
 
-def ordered_ids(count: int) -> list[str]:
-    """``count`` new UUIDs in increasing order (the UUIDv7 layout: milliseconds, random bits).
-
-    New subjects then land at the end of the primary-key index instead of on random pages,
-    which is what keeps a million-row import fast on both databases.
-    """
-    millis = int(clock.now().timestamp() * 1000) & ((1 << 48) - 1)
-    high = (millis << 80) | (0x7 << 76) | (secrets.randbits(12) << 64) | (0b10 << 62)
-    first = high | secrets.randbits(40)
-    out = []
-    for value in range(first, first + count):
-        h = f"{value:032x}"
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return out
-
-
 # SQLite's page cache for one import transaction (KiB): the subject indexes of a million
 # rows do not fit the default 2 MB, and every miss is a read from the file.
 SQLITE_IMPORT_CACHE_KIB = 256 * 1024
@@ -439,7 +423,7 @@ async def upsert_rows(rows: list[tuple[Any, ...]], now: Any) -> int:
     columns = ", ".join(COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in UPDATED_ON_CONFLICT)
     compared = [c for c in UPDATED_ON_CONFLICT if c != "updated_at"]
-    ids = ordered_ids(len(rows))
+    ids = uuid7_texts(len(rows))
     if is_sqlite():
         stamp = str(now)
         records = [(i, *row, stamp, stamp) for i, row in zip(ids, rows, strict=True)]

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backend.core.ids import uuid7_texts
 from backend.inspections import credit_code, subjects
 
 LOCKED = credit_code.complete("91320281MA1X2Y3Q5")
@@ -60,11 +61,12 @@ def test_credit_code_is_valid_matches_problem() -> None:
         assert credit_code.is_valid(code) == (credit_code.problem(code) is None)
 
 
-def test_ordered_ids_are_increasing_version_7_uuids() -> None:
-    ids = subjects.ordered_ids(1000)
+def test_import_ids_are_increasing_version_7_uuids() -> None:
+    ids = uuid7_texts(1000)
     assert ids == sorted(ids) and len(set(ids)) == 1000
     assert {uuid.UUID(i).version for i in ids} == {7}
-    assert subjects.ordered_ids(0) == []
+    assert [uuid.UUID(i) for i in ids] == sorted(uuid.UUID(i) for i in ids)
+    assert uuid7_texts(0) == []
 
 
 @pytest.mark.parametrize("cell", ["1", "是", "TRUE"])
