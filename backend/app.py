@@ -176,10 +176,12 @@ def create_app(
                 stop_scheduler = await start_embedded(settings=settings, store=object_store)
             yield
         finally:
-            if stop_scheduler is not None:
-                await stop_scheduler()
-            await close_pool(engine)
-            draw_ranking.shutdown()
+            try:
+                if stop_scheduler is not None:
+                    await stop_scheduler()
+                await close_pool(engine)
+            finally:
+                draw_ranking.shutdown()
 
     routers: list[Any] = [
         health,

@@ -63,7 +63,7 @@ class Settings:
     log_level: str = "INFO"
     db_pool_size: int = 10
     # Worker processes that hash a large draw's pool (0: hash in the serving process).
-    draw_workers: int = 2
+    draw_workers: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

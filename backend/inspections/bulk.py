@@ -27,12 +27,18 @@ async def fetch_rows(sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]
     if is_sqlite():
         # One call into the connection's thread (not cursor, execute, fetch): a caller may
         # start the next query and work on this one's rows while SQLite runs it.
+        # Plain tuples need the connection's row factory off for the call (Piccolo's
+        # queries on this transaction want their dicts back): one such read at a time.
+        if getattr(connection, "_fieldcase_bulk_read", False):
+            raise RuntimeError("one bulk read at a time on a transaction's connection")
         factory = connection.row_factory
         connection.row_factory = None
+        connection._fieldcase_bulk_read = True
         try:
             rows = await connection.execute_fetchall(sql, tuple(params))
         finally:
             connection.row_factory = factory
+            connection._fieldcase_bulk_read = False
         return rows  # type: ignore[no-any-return]
     parts = sql.split("?")
     numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))

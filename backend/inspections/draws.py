@@ -263,21 +263,24 @@ SUBJECT_LOCK_WAIT = "10s"
 async def _lock_subjects() -> None:
     """Hold writes to the subject directory off until the draw commits (PostgreSQL).
 
-    An import holding the table makes the draw wait at most ``SUBJECT_LOCK_WAIT``, then
-    refuses it with a 409 that says why; nothing is written.
+    A writer holding the table (an import, an edit, a manual VACUUM) makes the draw wait
+    at most ``SUBJECT_LOCK_WAIT``, then refuses it with a 409 that says why; nothing is
+    written. The connection's own ``lock_timeout`` applies again afterwards.
     """
     import asyncpg
 
+    configured = (await fetch_rows("SELECT current_setting('lock_timeout')"))[0][0]
     await fetch_rows(f"SET LOCAL lock_timeout = '{SUBJECT_LOCK_WAIT}'")
     try:
         await fetch_rows("LOCK TABLE subject IN SHARE MODE")
     except asyncpg.exceptions.LockNotAvailableError:
         raise Conflict(
-            "检查对象名录正在导入或修改，请稍后再抽取 (the subject directory is being written: "
-            "an import or an edit holds it; draw again when it has finished)",
+            "检查对象名录正在写入（导入、修改或维护），请稍后再抽取 (the subject directory is "
+            "being written: an import, an edit or maintenance holds it; draw again when it "
+            "has finished)",
             code="draw.subjects_busy",
         ) from None
-    await fetch_rows("SET LOCAL lock_timeout = 0")
+    await fetch_rows("SELECT set_config('lock_timeout', ?, true)", [configured])
 
 
 async def _recently_inspected(plan: dict[str, Any], item_codes: list[str]) -> set[str]:

@@ -55,7 +55,7 @@ def inspector_score(seed_: bytes, subject_id: str, inspector_id: str) -> int:
     return int.from_bytes(hashlib.sha256(prefix + inspector_id.encode("utf-8")).digest(), "big")
 
 
-def _scored(prefix: bytes, ids: Sequence[str]) -> Iterable[tuple[bytes, str]]:
+def _scored(prefix: bytes, ids: Iterable[str]) -> Iterable[tuple[bytes, str]]:
     """(digest, id) pairs; digests of equal length compare like their big-endian integers.
 
     One ``sha256(prefix + id)`` per id: constructing a hash object over the joined bytes
@@ -63,6 +63,7 @@ def _scored(prefix: bytes, ids: Sequence[str]) -> Iterable[tuple[bytes, str]]:
     collected in a list of bytes and paired lazily: a list of a million tuples would
     be tracked by the garbage collector, which then walks it again and again.
     """
+    ids = ids if isinstance(ids, Sequence) else list(ids)
     sha256 = hashlib.sha256
     digests = [sha256(prefix + ident.encode("utf-8")).digest() for ident in ids]
     return zip(digests, ids, strict=True)
@@ -80,8 +81,8 @@ def top_scores(prefix: bytes, pieces: Sequence[bytes], k: int) -> list[tuple[byt
     for piece in pieces:
         raw = piece.split(b"\n")
         digests = [sha256(prefix + ident).digest() for ident in raw]
-        best = heapq.nsmallest(k, itertools.chain(best, zip(digests, raw, strict=True)))
-    return [(d, ident.decode("utf-8")) for d, ident in best]
+        best.extend(heapq.nsmallest(k, zip(digests, raw, strict=True)))
+    return [(d, ident.decode("utf-8")) for d, ident in heapq.nsmallest(k, best)]
 
 
 ORDER_HEAD = 16
@@ -118,17 +119,17 @@ def _inspector_prefix(seed_: bytes, subject_id: str) -> bytes:
     return seed_ + b"\x00inspector\x00" + subject_id.encode("utf-8") + b"\x00"
 
 
-def select(seed_: bytes, stratum: str, pool: Sequence[str], quota: int) -> list[str]:
+def select(seed_: bytes, stratum: str, pool: Iterable[str], quota: int) -> list[str]:
     """The ``quota`` ids of ``pool`` with the lowest scores, lowest first."""
     return [i for _, i in heapq.nsmallest(quota, _scored(_subject_prefix(seed_, stratum), pool))]
 
 
-def rank(seed_: bytes, stratum: str, pool: Sequence[str]) -> list[str]:
+def rank(seed_: bytes, stratum: str, pool: Iterable[str]) -> list[str]:
     """The whole pool of a stratum in score order (replacements walk on past the quota)."""
     return [i for _, i in sorted(_scored(_subject_prefix(seed_, stratum), pool))]
 
 
-def inspector_order(seed_: bytes, subject_id: str, inspectors: Sequence[str]) -> list[str]:
+def inspector_order(seed_: bytes, subject_id: str, inspectors: Iterable[str]) -> list[str]:
     return [i for _, i in sorted(_scored(_inspector_prefix(seed_, subject_id), inspectors))]
 
 

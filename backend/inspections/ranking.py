@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import logging
 import math
 import multiprocessing
@@ -39,6 +38,13 @@ log = logging.getLogger("fieldcase.inspections.draw")
 _lock = threading.Lock()
 _executor: ProcessPoolExecutor | None = None
 _size = 0  # workers of ``_executor``
+# Pools that broke one after the other; after ``GIVE_UP_AFTER`` the process stops trying
+# (workers that cannot start at all, e.g. when the main module cannot be imported again).
+_failures = 0
+GIVE_UP_AFTER = 3
+# What a failed pool raises: a worker died, the pool was shut down meanwhile, no process
+# could be started.
+POOL_FAILURES = (BrokenProcessPool, RuntimeError, OSError)
 
 
 def _workers() -> int:
@@ -46,9 +52,9 @@ def _workers() -> int:
 
 
 def _context() -> Any:
-    """Workers forked from a fork server that has imported only this module and
-    ``hashrank``: no copy of the serving process (its threads, connections and memory),
-    and quick to start."""
+    """Workers forked from a fork server that has imported this module and ``hashrank``
+    (and, as multiprocessing does for every child, the main module): no copy of the
+    serving process (its threads, connections and memory), and quick to start."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["backend.inspections.ranking"])
@@ -77,7 +83,7 @@ def _exit_with_parent() -> None:
 def _pool() -> ProcessPoolExecutor | None:
     global _executor, _size
     workers = _workers()
-    if workers <= 0:
+    if workers <= 0 or _failures >= GIVE_UP_AFTER:
         return None
     with _lock:
         if _executor is None:
@@ -86,6 +92,12 @@ def _pool() -> ProcessPoolExecutor | None:
             )
             _size = workers
         return _executor
+
+
+def _worked(executor: ProcessPoolExecutor) -> None:
+    global _failures
+    if _executor is executor:
+        _failures = 0
 
 
 def warm_up() -> None:
@@ -100,8 +112,8 @@ def warm_up() -> None:
             # Workers start on demand, one for each task that finds none idle.
             for future in [executor.submit(int, n) for n in range(_size)]:
                 future.result()
-        except (BrokenProcessPool, OSError) as exc:
-            _broken(exc)
+        except Exception as exc:  # the draw itself falls back; this thread only logs
+            _broken(executor, exc)
 
     threading.Thread(target=start, name="draw-workers-start", daemon=True).start()
 
@@ -115,13 +127,25 @@ def shutdown() -> None:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _broken(exc: BaseException) -> None:
-    global _executor
-    log.warning("draw workers failed (%s); ranking in process", exc)
+def _broken(executor: ProcessPoolExecutor, exc: BaseException) -> None:
+    """Forget ``executor`` after it failed (only that one: a draw that saw an older pool
+    fail must not stop the one another draw has started since)."""
+    global _executor, _failures
     with _lock:
-        executor, _executor = _executor, None
-    if executor is not None:
-        executor.shutdown(wait=False, cancel_futures=True)
+        if _executor is not executor:
+            return
+        _executor = None
+        _failures += 1
+        failures = _failures
+    if failures >= GIVE_UP_AFTER:
+        log.error(
+            "draw workers failed %d times in a row (%s); ranking in process from now on",
+            failures,
+            exc,
+        )
+    else:
+        log.warning("draw workers failed (%s); ranking in process", exc)
+    executor.shutdown(wait=False)
 
 
 async def select(
@@ -148,9 +172,12 @@ async def select(
                 for name, ids in strata.items()
             }
         try:
-            return await _select_on(executor, seed, strata, quotas, pieces, total)
-        except (BrokenProcessPool, OSError) as exc:
-            _broken(exc)
+            selected = await _select_on(executor, seed, strata, quotas, pieces, total)
+        except POOL_FAILURES as exc:
+            _broken(executor, exc)
+        else:
+            _worked(executor)
+            return selected
     return {name: hashrank.select(seed, name, ids, quotas[name]) for name, ids in strata.items()}
 
 
@@ -168,7 +195,7 @@ async def _select_on(
     loop = asyncio.get_running_loop()
     # About two tasks per worker keep every worker busy when the strata differ in size.
     target = total / (2 * _size)
-    pending: dict[str, list[asyncio.Future[list[tuple[bytes, str]]]]] = {}
+    pending: list[tuple[str, asyncio.Future[list[tuple[bytes, str]]]]] = []
     for name in strata:
         prefix = hashrank.subject_prefix(seed, name)
         groups: list[list[bytes]] = [[]]
@@ -179,16 +206,23 @@ async def _select_on(
                 size = 0
             groups[-1].append(piece)
             size += piece.count(b"\n") + 1
-        pending[name] = [
-            loop.run_in_executor(executor, hashrank.top_scores, prefix, group, quotas[name])
+        pending.extend(
+            (
+                name,
+                loop.run_in_executor(executor, hashrank.top_scores, prefix, group, quotas[name]),
+            )
             for group in groups
-        ]
-    out: dict[str, list[str]] = {}
-    for name, futures in pending.items():
-        tops = await asyncio.gather(*futures)
-        best = heapq.nsmallest(quotas[name], itertools.chain.from_iterable(tops))
-        out[name] = [ident for _, ident in best]
-    return out
+        )
+    # All at once: after a failure no task is left unawaited.
+    tops = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+    found: dict[str, list[tuple[bytes, str]]] = {name: [] for name in strata}
+    for (name, _), top in zip(pending, tops, strict=True):
+        if isinstance(top, BaseException):
+            raise top
+        found[name].extend(top)
+    return {
+        name: [ident for _, ident in heapq.nsmallest(quotas[name], found[name])] for name in strata
+    }
 
 
 async def inspector_orders(
@@ -204,25 +238,30 @@ async def inspector_orders(
     head = hashrank.ORDER_HEAD
     piece = math.ceil(len(subjects) / (2 * _size))
     try:
-        parts = await asyncio.gather(
-            *(
-                loop.run_in_executor(
-                    executor,
-                    hashrank.inspector_orders,
-                    seed,
-                    subjects[start : start + piece],
-                    inspectors,
-                    head,
-                )
-                for start in range(0, len(subjects), piece)
+        futures = [
+            loop.run_in_executor(
+                executor,
+                hashrank.inspector_orders,
+                seed,
+                subjects[start : start + piece],
+                inspectors,
+                head,
             )
-        )
-    except (BrokenProcessPool, OSError) as exc:
-        _broken(exc)
+            for start in range(0, len(subjects), piece)
+        ]
+    except POOL_FAILURES as exc:
+        _broken(executor, exc)
         return None
+    parts = await asyncio.gather(*futures, return_exceptions=True)
     flat = array("I")
     for part in parts:
+        if isinstance(part, POOL_FAILURES):
+            _broken(executor, part)
+            return None
+        if isinstance(part, BaseException):
+            raise part
         flat.frombytes(part)
+    _worked(executor)
     width = min(head, len(inspectors))
     view = memoryview(flat)
     return [view[n * width : (n + 1) * width] for n in range(len(subjects))]

@@ -4,6 +4,7 @@ a scoped plan) and in page slices (PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -133,6 +134,9 @@ async def test_the_pool_is_read_while_nobody_else_writes_subjects(engine, db, mo
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("UPDATE subject SET name = 'x'")
             other.close()
+            # Two bulk reads at once on the transaction's connection are refused, not mixed.
+            with pytest.raises(RuntimeError, match="one bulk read at a time"):
+                await asyncio.gather(fetch_rows("SELECT 1"), fetch_rows("SELECT 2"))
         assert pool.strata == {"A": [code]}
         return
 
@@ -156,7 +160,10 @@ async def test_the_pool_is_read_while_nobody_else_writes_subjects(engine, db, mo
         assert "import" in str(refused.value)
         await writer.rollback()
         async with write_tx():
+            await fetch_rows("SET LOCAL lock_timeout = '7s'")
             pool = await draws.subject_pool(plan, items)
+            # The draw's own wait applied to its lock only.
+            assert (await fetch_rows("SELECT current_setting('lock_timeout')"))[0][0] == "7s"
         assert pool.strata == {"A": [code]}
     finally:
         await other.close()

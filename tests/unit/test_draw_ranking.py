@@ -19,6 +19,7 @@ def workers(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ranking, "PARALLEL_FROM", 1)
     yield
     ranking.shutdown()
+    ranking._failures = 0
 
 
 def _pool(seed: int) -> dict[str, list[str]]:
@@ -184,3 +185,43 @@ def _running(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(") ")[1][0] != "Z"
+
+
+async def test_a_late_failure_report_does_not_stop_a_newer_pool(workers) -> None:  # type: ignore[no-untyped-def]
+    strata = _pool(4)
+    quotas = dict.fromkeys(strata, 2)
+    seed = b"\x03" * 32
+    await ranking.select(seed, strata, quotas)
+    old = ranking._executor
+    assert old is not None
+    ranking._broken(old, RuntimeError("a worker died"))
+    await ranking.select(seed, strata, quotas)
+    new = ranking._executor
+    assert new is not None and new is not old
+    ranking._broken(old, RuntimeError("reported late by another draw"))
+    assert ranking._executor is new
+    assert await ranking.select(seed, strata, quotas) == {
+        n: hashrank.select(seed, n, ids, 2) for n, ids in strata.items()
+    }
+
+
+async def test_workers_that_keep_failing_are_given_up(workers, caplog) -> None:  # type: ignore[no-untyped-def]
+    strata = _pool(5)
+    quotas = dict.fromkeys(strata, 2)
+    seed = b"\x04" * 32
+    for _ in range(ranking.GIVE_UP_AFTER):  # pools that fail before ever working
+        executor = ranking._pool()
+        assert executor is not None
+        ranking._broken(executor, RuntimeError("cannot start"))
+    assert "ranking in process from now on" in caplog.text
+    assert await ranking.select(seed, strata, quotas) == {
+        n: hashrank.select(seed, n, ids, 2) for n, ids in strata.items()
+    }
+    assert ranking._executor is None
+
+
+def test_select_and_rank_accept_any_iterable() -> None:
+    seed = b"\x05" * 32
+    ids = [f"id{n}" for n in range(50)]
+    assert hashrank.select(seed, "A", iter(ids), 5) == hashrank.select(seed, "A", ids, 5)
+    assert hashrank.rank(seed, "A", (i for i in ids)) == hashrank.rank(seed, "A", ids)
