@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -431,7 +431,9 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         # The workers rank the pool while what holds for the whole draw is read: who is
         # unavailable, and the recorded conflicts of interest.
         selecting = asyncio.ensure_future(
-            ranking.select(seed, pool.strata, quota, pieces=pool.pieces)
+            ranking.select_ranked(
+                seed, pool.strata, quota, pieces=pool.pieces, inspectors=inspectors
+            )
         )
         try:
             unavailable = await draw_wide_reasons(
@@ -439,7 +441,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             )
             conflicts = await _conflicts(inspectors)
         finally:
-            selected = await selecting
+            selected, heads = await selecting
         strata: list[dict[str, Any]] = []
         order: list[tuple[str, str]] = []
         for name in sorted(pool.strata):
@@ -450,12 +452,20 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             order.extend((name, code) for code in chosen)
         phases.done("select")
         codes = [code for _, code in order]
-        # And the inspectors for every selected subject while its previous lead is read.
-        ranked = asyncio.ensure_future(ranking.inspector_orders(seed, codes, inspectors))
+        # The inspectors of subjects whose stratum no worker ranked whole are ranked while
+        # the previous leads are read.
+        missing = [code for name, code in order if name not in heads]
+        ranked = asyncio.ensure_future(ranking.inspector_orders(seed, missing, inspectors))
         try:
             leads = await previous_leads(codes)
         finally:
-            orders = await ranked
+            computed = await ranked
+        rest: Iterator[Sequence[int] | None] = (
+            iter(computed) if computed is not None else itertools.repeat(None)
+        )
+        orders: list[Sequence[int] | None] = []
+        for name in sorted(pool.strata):
+            orders.extend(heads[name] if name in heads else (next(rest) for _ in selected[name]))
         constraints = hashrank.Constraints(
             team_size=plan["team_size"],
             workload_cap=plan["workload_cap"],

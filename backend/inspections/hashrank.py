@@ -85,6 +85,20 @@ def top_scores(prefix: bytes, pieces: Sequence[bytes], k: int) -> list[tuple[byt
     return [(d, ident.decode("utf-8")) for d, ident in heapq.nsmallest(k, best)]
 
 
+def select_and_rank(
+    seed_: bytes,
+    stratum: str,
+    pieces: Sequence[bytes],
+    k: int,
+    inspectors: Sequence[str],
+    head: int,
+) -> tuple[list[tuple[bytes, str]], bytes]:
+    """``top_scores`` of a whole stratum and, for what it selects, ``inspector_orders``:
+    a worker that has ranked a whole stratum knows its selection and ranks its teams."""
+    top = top_scores(_subject_prefix(seed_, stratum), pieces, k)
+    return top, inspector_orders(seed_, [ident for _, ident in top], inspectors, head)
+
+
 ORDER_HEAD = 16
 
 
@@ -217,13 +231,13 @@ def assign(
     constraints: Constraints,
     *,
     workload: dict[str, int] | None = None,
-    orders: Sequence[Sequence[int]] | None = None,
+    orders: Sequence[Sequence[int] | None] | None = None,
 ) -> list[Assignment]:
     """Staff ``subjects`` (already in stratum-name, score order) from ``inspector_pool``.
 
     ``orders`` may give the head of each subject's inspector ranking already computed
-    (positions in ``inspector_pool``, see ``inspector_orders``); the rest is computed
-    as walked.
+    (positions in ``inspector_pool``, see ``inspector_orders``; None for a subject whose
+    head is not known); the rest is computed as walked.
     A subject that cannot be fully staffed keeps the inspectors it got; the caller
     refuses the draw (see ``shortfall``).
     """
@@ -233,10 +247,11 @@ def assign(
     for n, subject in enumerate(subjects):
         taken: list[str] = []
         skipped: list[tuple[str, str]] = []
+        known = orders[n] if orders is not None else None
         walk = (
             _walk(seed_, subject, encoded)
-            if orders is None
-            else _walk_from(seed_, subject, encoded, [inspector_pool[k] for k in orders[n]])
+            if known is None
+            else _walk_from(seed_, subject, encoded, [inspector_pool[k] for k in known])
         )
         for inspector in walk:
             why = constraints.reason(inspector, subject, load.get(inspector, 0))

@@ -148,6 +148,9 @@ def _broken(executor: ProcessPoolExecutor, exc: BaseException) -> None:
     executor.shutdown(wait=False)
 
 
+Heads = dict[str, list[Sequence[int]]]
+
+
 async def select(
     seed: bytes,
     strata: Mapping[str, Sequence[str]],
@@ -160,6 +163,21 @@ async def select(
     ``pieces`` may give each stratum's ids already as newline-separated UTF-8 pieces
     (any order, see ``hashrank.top_scores``), which spares joining them here.
     """
+    return (await select_ranked(seed, strata, quotas, pieces=pieces))[0]
+
+
+async def select_ranked(
+    seed: bytes,
+    strata: Mapping[str, Sequence[str]],
+    quotas: Mapping[str, int],
+    *,
+    pieces: Mapping[str, Sequence[bytes]] | None = None,
+    inspectors: Sequence[str] | None = None,
+) -> tuple[dict[str, list[str]], Heads]:
+    """``select``, and for the strata that one worker ranked whole, the heads of the
+    inspector rankings of what they selected (as ``inspector_orders``; the worker does
+    it at once instead of a second round trip). Strata missing from the heads need
+    ``inspector_orders`` (or ``assign`` ranks as it walks)."""
     total = sum(len(ids) for ids in strata.values())
     executor = _pool() if total >= PARALLEL_FROM else None
     if executor is not None:
@@ -172,13 +190,16 @@ async def select(
                 for name, ids in strata.items()
             }
         try:
-            selected = await _select_on(executor, seed, strata, quotas, pieces, total)
+            ranked = await _select_on(executor, seed, strata, quotas, pieces, total, inspectors)
         except POOL_FAILURES as exc:
             _broken(executor, exc)
         else:
             _worked(executor)
-            return selected
-    return {name: hashrank.select(seed, name, ids, quotas[name]) for name, ids in strata.items()}
+            return ranked
+    selected = {
+        name: hashrank.select(seed, name, ids, quotas[name]) for name, ids in strata.items()
+    }
+    return selected, {}
 
 
 PIECE = 50_000  # ids per piece when the caller gives none
@@ -191,13 +212,15 @@ async def _select_on(
     quotas: Mapping[str, int],
     pieces: Mapping[str, Sequence[bytes]],
     total: int,
-) -> dict[str, list[str]]:
+    inspectors: Sequence[str] | None,
+) -> tuple[dict[str, list[str]], Heads]:
     loop = asyncio.get_running_loop()
     # About two tasks per worker keep every worker busy when the strata differ in size.
     target = total / (2 * _size)
-    pending: list[tuple[str, asyncio.Future[list[tuple[bytes, str]]]]] = []
+    head = hashrank.ORDER_HEAD
+    pending: list[tuple[str, asyncio.Future[Any]]] = []
+    whole: set[str] = set()
     for name in strata:
-        prefix = hashrank.subject_prefix(seed, name)
         groups: list[list[bytes]] = [[]]
         size = 0
         for piece in pieces[name]:
@@ -206,6 +229,21 @@ async def _select_on(
                 size = 0
             groups[-1].append(piece)
             size += piece.count(b"\n") + 1
+        if len(groups) == 1 and inspectors:
+            whole.add(name)
+            future = loop.run_in_executor(
+                executor,
+                hashrank.select_and_rank,
+                seed,
+                name,
+                groups[0],
+                quotas[name],
+                inspectors,
+                head,
+            )
+            pending.append((name, future))
+            continue
+        prefix = hashrank.subject_prefix(seed, name)
         pending.extend(
             (
                 name,
@@ -214,15 +252,29 @@ async def _select_on(
             for group in groups
         )
     # All at once: after a failure no task is left unawaited.
-    tops = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
+    results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
     found: dict[str, list[tuple[bytes, str]]] = {name: [] for name in strata}
-    for (name, _), top in zip(pending, tops, strict=True):
-        if isinstance(top, BaseException):
-            raise top
-        found[name].extend(top)
-    return {
+    heads: Heads = {}
+    for (name, _), result in zip(pending, results, strict=True):
+        if isinstance(result, BaseException):
+            raise result
+        if name in whole:
+            top, orders = result
+            found[name] = top
+            heads[name] = _split_heads(orders, len(top), min(head, len(inspectors or ())))
+        else:
+            found[name].extend(result)
+    selected = {
         name: [ident for _, ident in heapq.nsmallest(quotas[name], found[name])] for name in strata
     }
+    return selected, heads
+
+
+def _split_heads(orders: bytes, subjects: int, width: int) -> list[Sequence[int]]:
+    flat = array("I")
+    flat.frombytes(orders)
+    view = memoryview(flat)
+    return [view[n * width : (n + 1) * width] for n in range(subjects)]
 
 
 async def inspector_orders(
@@ -253,15 +305,11 @@ async def inspector_orders(
         _broken(executor, exc)
         return None
     parts = await asyncio.gather(*futures, return_exceptions=True)
-    flat = array("I")
     for part in parts:
         if isinstance(part, POOL_FAILURES):
             _broken(executor, part)
             return None
         if isinstance(part, BaseException):
             raise part
-        flat.frombytes(part)
     _worked(executor)
-    width = min(head, len(inspectors))
-    view = memoryview(flat)
-    return [view[n * width : (n + 1) * width] for n in range(len(subjects))]
+    return _split_heads(b"".join(parts), len(subjects), min(head, len(inspectors)))  # type: ignore[arg-type]

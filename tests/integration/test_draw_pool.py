@@ -167,3 +167,23 @@ async def test_the_pool_is_read_while_nobody_else_writes_subjects(engine, db, mo
         assert pool.strata == {"A": [code]}
     finally:
         await other.close()
+
+
+async def test_a_draw_ranked_on_worker_processes_verifies(client, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The demo's draws, with every hash on the workers, publish records that verify."""
+    from backend.demo import run_demo
+    from backend.inspections import ranking
+
+    monkeypatch.setattr(ranking, "_workers", lambda: 2)
+    monkeypatch.setattr(ranking, "PARALLEL_FROM", 1)
+    try:
+        await run_demo(password="demo-pass-1")
+        assert ranking._executor is not None  # the workers ranked
+        listed = (await client.get("/public/draws")).json()
+        assert listed
+        for entry in listed:
+            record = (await client.get(entry["record_url"])).json()
+            hashrank.verify(record)
+            assert record["assignments"]
+    finally:
+        ranking.shutdown()

@@ -225,3 +225,31 @@ def test_select_and_rank_accept_any_iterable() -> None:
     ids = [f"id{n}" for n in range(50)]
     assert hashrank.select(seed, "A", iter(ids), 5) == hashrank.select(seed, "A", ids, 5)
     assert hashrank.rank(seed, "A", (i for i in ids)) == hashrank.rank(seed, "A", ids)
+
+
+async def test_strata_ranked_whole_come_with_their_teams_heads(workers) -> None:  # type: ignore[no-untyped-def]
+    strata = _pool(6)
+    quotas = dict.fromkeys(strata, 9)
+    seed = b"\x06" * 32
+    inspectors = [f"officer-{n:03d}" for n in range(30)]
+    # One piece per stratum except C: C is split over several tasks and gets no heads.
+    pieces = {name: ["\n".join(ids).encode()] for name, ids in strata.items()}
+    pieces["C"] = ["\n".join(strata["C"][k::3]).encode() for k in range(3)]
+    ranking._pool()
+    ranking._size = 8  # tasks of about a sixteenth of the pool: C's pieces go apart
+    selected, heads = await ranking.select_ranked(
+        seed, strata, quotas, pieces=pieces, inspectors=inspectors
+    )
+    assert selected == {n: hashrank.select(seed, n, ids, 9) for n, ids in strata.items()}
+    assert set(heads) == set(strata) - {"C"}
+    for name, rows in heads.items():
+        assert [list(r) for r in rows] == [
+            [inspectors.index(i) for i in hashrank.inspector_order(seed, s, inspectors)[:16]]
+            for s in selected[name]
+        ]
+    codes = [c for n in sorted(strata) for c in selected[n]]
+    orders = [r for n in sorted(strata) for r in (heads.get(n) or [None] * len(selected[n]))]
+    constraints = hashrank.Constraints(team_size=2, workload_cap=3)
+    assert hashrank.assign(seed, codes, inspectors, constraints, orders=orders) == (
+        hashrank.assign(seed, codes, inspectors, constraints)
+    )
