@@ -304,12 +304,13 @@ async def inspector_orders(
     except POOL_FAILURES as exc:
         _broken(executor, exc)
         return None
-    parts = await asyncio.gather(*futures, return_exceptions=True)
-    for part in parts:
+    blobs: list[bytes] = []
+    for part in await asyncio.gather(*futures, return_exceptions=True):
         if isinstance(part, POOL_FAILURES):
             _broken(executor, part)
             return None
         if isinstance(part, BaseException):
             raise part
+        blobs.append(part)
     _worked(executor)
-    return _split_heads(b"".join(parts), len(subjects), min(head, len(inspectors)))  # type: ignore[arg-type]
+    return _split_heads(b"".join(blobs), len(subjects), min(head, len(inspectors)))
