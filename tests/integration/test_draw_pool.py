@@ -187,3 +187,65 @@ async def test_a_draw_ranked_on_worker_processes_verifies(client, db, monkeypatc
             assert record["assignments"]
     finally:
         ranking.shutdown()
+
+
+async def test_the_window_counts_results_of_tasks_that_were_not_cancelled(engine) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+    import uuid
+
+    from backend.core.auth import system_principal
+    from backend.inspections import schemas as s
+    from backend.inspections import service
+    from backend.inspections.bulk import insert_rows
+
+    world = await build_world()
+    sysp = system_principal("test")
+    item = await service.create_item(
+        principal=sysp,
+        data=s.ItemIn(
+            code="W-1", name="窗口", department="市场监管", domain="market", method="on_site"
+        ),
+    )
+    today = clock.now().date()
+    prior = await service.create_plan(
+        principal=sysp,
+        data=s.PlanIn(
+            code="W-P", name="上一轮", org_unit_id=world.county, item_codes=[item.code],
+            planned_start=today, planned_end=today,
+        ),
+    )  # fmt: skip
+    codes = [credit_code.complete(f"9132028100000{n:04d}") for n in range(3)]
+    rows = [
+        (c, f"主体{n}", "enterprise", "", "", None, None, str(world.town_a), "", "A", False,
+         False, "active")
+        for n, c in enumerate(codes)
+    ]  # fmt: skip
+    draw_id = uuid.uuid4()
+    now = clock.now()
+    async with write_tx():
+        await subjects.upsert_rows(rows, now)
+        ids = dict(await fetch_rows("SELECT credit_code, id FROM subject"))
+        await insert_rows(
+            "inspection_draw",
+            draws.DRAW_COLUMNS,
+            [(draw_id, prior.id, now, "t", 0, 0, "", draws.compress_record(b"{}"))],
+        )
+        drawn_on = today - dt.timedelta(days=30)
+        tasks, results = [], []
+        # codes[0]: inspected 30 days ago; codes[1]: its task was cancelled; codes[2]: never.
+        for code, status in ((codes[0], "completed"), (codes[1], "cancelled")):
+            task = uuid.uuid4()
+            tasks.append(
+                (task, prior.id, draw_id, uuid.UUID(str(ids[code])), code, world.town_a, "A",
+                 status, drawn_on, "", 1, now, now)
+            )  # fmt: skip
+            results.append((uuid.uuid4(), task, item.code, code, drawn_on, ""))
+        await insert_rows("inspection_task", draws.TASK_COLUMNS, tasks)
+        await insert_rows(
+            "inspection_result",
+            ("id", "task", "item_code", "subject_code", "drawn_on", "note"),
+            results,
+        )
+        pool = await draws.subject_pool(_plan(world.county), {item.code: {"subject_types": []}})
+    assert pool.strata == {"A": sorted(codes[1:])}
+    assert pool.excluded == 1
