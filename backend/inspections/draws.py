@@ -677,7 +677,7 @@ async def public_record_json(*, draw_id: uuid.UUID) -> bytes:
     )
     if row is None:
         raise NotFound("draw not found", code="draw.not_found")
-    return zstandard.ZstdDecompressor().decompress(row["record_zstd"])  # type: ignore[no-any-return]
+    return zstandard.ZstdDecompressor().decompress(row["record_zstd"])
 
 
 async def public_draws() -> list[dict[str, Any]]:

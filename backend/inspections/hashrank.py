@@ -95,7 +95,7 @@ def select_and_rank(
 ) -> tuple[list[tuple[bytes, str]], bytes]:
     """``top_scores`` of a whole stratum and, for what it selects, ``inspector_orders``:
     a worker that has ranked a whole stratum knows its selection and ranks its teams."""
-    top = top_scores(_subject_prefix(seed_, stratum), pieces, k)
+    top = top_scores(subject_prefix(seed_, stratum), pieces, k)
     return top, inspector_orders(seed_, [ident for _, ident in top], inspectors, head)
 
 
@@ -122,10 +122,6 @@ def inspector_orders(
 
 def subject_prefix(seed_: bytes, stratum: str) -> bytes:
     """What every subject id of ``stratum`` is appended to before hashing (step 4)."""
-    return _subject_prefix(seed_, stratum)
-
-
-def _subject_prefix(seed_: bytes, stratum: str) -> bytes:
     return seed_ + b"\x00subject\x00" + stratum.encode("utf-8") + b"\x00"
 
 
@@ -135,12 +131,12 @@ def _inspector_prefix(seed_: bytes, subject_id: str) -> bytes:
 
 def select(seed_: bytes, stratum: str, pool: Iterable[str], quota: int) -> list[str]:
     """The ``quota`` ids of ``pool`` with the lowest scores, lowest first."""
-    return [i for _, i in heapq.nsmallest(quota, _scored(_subject_prefix(seed_, stratum), pool))]
+    return [i for _, i in heapq.nsmallest(quota, _scored(subject_prefix(seed_, stratum), pool))]
 
 
 def rank(seed_: bytes, stratum: str, pool: Iterable[str]) -> list[str]:
     """The whole pool of a stratum in score order (replacements walk on past the quota)."""
-    return [i for _, i in sorted(_scored(_subject_prefix(seed_, stratum), pool))]
+    return [i for _, i in sorted(_scored(subject_prefix(seed_, stratum), pool))]
 
 
 def inspector_order(seed_: bytes, subject_id: str, inspectors: Iterable[str]) -> list[str]:

@@ -151,21 +151,6 @@ def _broken(executor: ProcessPoolExecutor, exc: BaseException) -> None:
 Heads = dict[str, list[Sequence[int]]]
 
 
-async def select(
-    seed: bytes,
-    strata: Mapping[str, Sequence[str]],
-    quotas: Mapping[str, int],
-    *,
-    pieces: Mapping[str, Sequence[bytes]] | None = None,
-) -> dict[str, list[str]]:
-    """``hashrank.select`` of every stratum: the ids with the lowest scores, lowest first.
-
-    ``pieces`` may give each stratum's ids already as newline-separated UTF-8 pieces
-    (any order, see ``hashrank.top_scores``), which spares joining them here.
-    """
-    return (await select_ranked(seed, strata, quotas, pieces=pieces))[0]
-
-
 async def select_ranked(
     seed: bytes,
     strata: Mapping[str, Sequence[str]],
@@ -174,10 +159,13 @@ async def select_ranked(
     pieces: Mapping[str, Sequence[bytes]] | None = None,
     inspectors: Sequence[str] | None = None,
 ) -> tuple[dict[str, list[str]], Heads]:
-    """``select``, and for the strata that one worker ranked whole, the heads of the
+    """``hashrank.select`` of every stratum (the ids with the lowest scores, lowest first),
+    and for the strata that one worker ranked whole, the heads of the
     inspector rankings of what they selected (as ``inspector_orders``; the worker does
     it at once instead of a second round trip). Strata missing from the heads need
-    ``inspector_orders`` (or ``assign`` ranks as it walks)."""
+    ``inspector_orders`` (or ``assign`` ranks as it walks). ``pieces`` may give each
+    stratum's ids already as newline-separated UTF-8 pieces (any order, see
+    ``hashrank.top_scores``), which spares joining them here."""
     total = sum(len(ids) for ids in strata.values())
     executor = _pool() if total >= PARALLEL_FROM else None
     if executor is not None:

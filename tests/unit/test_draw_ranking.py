@@ -22,6 +22,10 @@ def workers(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     ranking._failures = 0
 
 
+async def _select(seed, strata, quotas, **kwargs):  # type: ignore[no-untyped-def]
+    return (await ranking.select_ranked(seed, strata, quotas, **kwargs))[0]
+
+
 def _pool(seed: int) -> dict[str, list[str]]:
     rng = random.Random(seed)
     codes = sorted({f"91{rng.randrange(10**15):015d}X" for _ in range(6000)})
@@ -37,7 +41,7 @@ async def test_select_on_workers_equals_select_in_process(workers) -> None:  # t
     quotas = {"A": 7, "B": 0, "C": 250, "flagged": len(strata["flagged"])}
     seed = hashrank.seed(b"s" * 32, hashrank.pool_digest(i for p in strata.values() for i in p), "")
     expected = {n: hashrank.select(seed, n, ids, quotas[n]) for n, ids in strata.items()}
-    assert await ranking.select(seed, strata, quotas) == expected
+    assert await _select(seed, strata, quotas) == expected
     # Pieces in any order and of any size give the same selection.
     pieces = {
         name: [
@@ -46,7 +50,7 @@ async def test_select_on_workers_equals_select_in_process(workers) -> None:  # t
         ]
         for name, ids in strata.items()
     }
-    assert await ranking.select(seed, strata, quotas, pieces=pieces) == expected
+    assert await _select(seed, strata, quotas, pieces=pieces) == expected
     assert ranking._executor is not None  # the workers did run
 
 
@@ -79,18 +83,18 @@ async def test_a_killed_worker_falls_back_to_ranking_in_process(workers, caplog)
     quotas = dict.fromkeys(strata, 5)
     seed = b"\x01" * 32
     expected = {name: hashrank.select(seed, name, ids, 5) for name, ids in strata.items()}
-    assert await ranking.select(seed, strata, quotas) == expected
+    assert await _select(seed, strata, quotas) == expected
     executor = ranking._executor
     assert executor is not None
     for process in list(executor._processes.values()):
         process.kill()
         process.join()
     with caplog.at_level(logging.WARNING, logger="fieldcase.inspections.draw"):
-        assert await ranking.select(seed, strata, quotas) == expected
+        assert await _select(seed, strata, quotas) == expected
     assert "ranking in process" in caplog.text
     assert ranking._executor is None
     # The next draw starts the workers again.
-    assert await ranking.select(seed, strata, quotas) == expected
+    assert await _select(seed, strata, quotas) == expected
     assert ranking._executor is not None and ranking._executor is not executor
 
 
@@ -100,7 +104,7 @@ async def test_no_workers_ranks_in_process(monkeypatch) -> None:  # type: ignore
     strata = _pool(3)
     seed = b"\x02" * 32
     quotas = dict.fromkeys(strata, 3)
-    assert await ranking.select(seed, strata, quotas) == {
+    assert await _select(seed, strata, quotas) == {
         name: hashrank.select(seed, name, ids, 3) for name, ids in strata.items()
     }
     assert await ranking.inspector_orders(seed, ["x"], ["a", "b"]) is None
@@ -139,7 +143,7 @@ ranking.PARALLEL_FROM = 1
 
 async def main():
     seed = b"s" * 32
-    await ranking.select(seed, {{"A": ["a", "b", "c"], "B": ["d", "e"]}}, {{"A": 1, "B": 1}})
+    await ranking.select_ranked(seed, {{"A": ["a", "b", "c"], "B": ["d", "e"]}}, {{"A": 1, "B": 1}})
     pids = [p.pid for p in ranking._executor._processes.values()]
     print(" ".join(map(str, pids)), flush=True)
     time.sleep(600)
@@ -191,16 +195,16 @@ async def test_a_late_failure_report_does_not_stop_a_newer_pool(workers) -> None
     strata = _pool(4)
     quotas = dict.fromkeys(strata, 2)
     seed = b"\x03" * 32
-    await ranking.select(seed, strata, quotas)
+    await _select(seed, strata, quotas)
     old = ranking._executor
     assert old is not None
     ranking._broken(old, RuntimeError("a worker died"))
-    await ranking.select(seed, strata, quotas)
+    await _select(seed, strata, quotas)
     new = ranking._executor
     assert new is not None and new is not old
     ranking._broken(old, RuntimeError("reported late by another draw"))
     assert ranking._executor is new
-    assert await ranking.select(seed, strata, quotas) == {
+    assert await _select(seed, strata, quotas) == {
         n: hashrank.select(seed, n, ids, 2) for n, ids in strata.items()
     }
 
@@ -214,7 +218,7 @@ async def test_workers_that_keep_failing_are_given_up(workers, caplog) -> None: 
         assert executor is not None
         ranking._broken(executor, RuntimeError("cannot start"))
     assert "ranking in process from now on" in caplog.text
-    assert await ranking.select(seed, strata, quotas) == {
+    assert await _select(seed, strata, quotas) == {
         n: hashrank.select(seed, n, ids, 2) for n, ids in strata.items()
     }
     assert ranking._executor is None
