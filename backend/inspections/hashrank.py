@@ -85,20 +85,6 @@ def top_scores(prefix: bytes, pieces: Sequence[bytes], k: int) -> list[tuple[byt
     return [(d, ident.decode("utf-8")) for d, ident in heapq.nsmallest(k, best)]
 
 
-def select_and_rank(
-    seed_: bytes,
-    stratum: str,
-    pieces: Sequence[bytes],
-    k: int,
-    inspectors: Sequence[str],
-    head: int,
-) -> tuple[list[tuple[bytes, str]], bytes]:
-    """``top_scores`` of a whole stratum and, for what it selects, ``inspector_orders``:
-    a worker that has ranked a whole stratum knows its selection and ranks its teams."""
-    top = top_scores(subject_prefix(seed_, stratum), pieces, k)
-    return top, inspector_orders(seed_, [ident for _, ident in top], inspectors, head)
-
-
 ORDER_HEAD = 16
 
 

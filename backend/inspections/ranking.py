@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import math
 import multiprocessing
@@ -159,13 +160,12 @@ async def select_ranked(
     pieces: Mapping[str, Sequence[bytes]] | None = None,
     inspectors: Sequence[str] | None = None,
 ) -> tuple[dict[str, list[str]], Heads]:
-    """``hashrank.select`` of every stratum (the ids with the lowest scores, lowest first),
-    and for the strata that one worker ranked whole, the heads of the
-    inspector rankings of what they selected (as ``inspector_orders``; the worker does
-    it at once instead of a second round trip). Strata missing from the heads need
-    ``inspector_orders`` (or ``assign`` ranks as it walks). ``pieces`` may give each
-    stratum's ids already as newline-separated UTF-8 pieces (any order, see
-    ``hashrank.top_scores``), which spares joining them here."""
+    """``hashrank.select`` of every stratum (the ids with the lowest scores, lowest first)
+    and, when ``inspectors`` are given and the workers ranked the draw, the heads of the
+    inspector rankings of every selected subject (as ``inspector_orders``), by stratum.
+    Without heads (a small draw, no workers) ``assign`` ranks as it walks. ``pieces``
+    may give each stratum's ids already as newline-separated UTF-8 pieces (any order and
+    size, see ``hashrank.top_scores``), which spares joining them here."""
     total = sum(len(ids) for ids in strata.values())
     executor = _pool() if total >= PARALLEL_FROM else None
     if executor is not None:
@@ -191,6 +191,11 @@ async def select_ranked(
 
 
 PIECE = 50_000  # ids per piece when the caller gives none
+# Tasks per worker that a draw's hashing is cut into: small enough that the workers end
+# together (a worker idle while the other finishes a large task is time lost), large
+# enough that shipping them costs little.
+TASKS_PER_WORKER = 8
+MIN_TASK = 20_000  # hashes
 
 
 async def _select_on(
@@ -202,60 +207,113 @@ async def _select_on(
     total: int,
     inspectors: Sequence[str] | None,
 ) -> tuple[dict[str, list[str]], Heads]:
+    """Every stratum's selection, then its teams' rankings, in tasks of about the same
+    number of hashes. A stratum's inspector rankings are queued as soon as its selection
+    is known, while the workers go on with the other strata: no second round."""
+    task = max(MIN_TASK, math.ceil(total / (TASKS_PER_WORKER * _size)))
+    size = sum(len(p) for parts in pieces.values() for p in parts)
+    task_bytes = max(1, size * task // max(1, total))
     loop = asyncio.get_running_loop()
-    # About two tasks per worker keep every worker busy when the strata differ in size.
-    target = total / (2 * _size)
-    head = hashrank.ORDER_HEAD
-    pending: list[tuple[str, asyncio.Future[Any]]] = []
-    whole: set[str] = set()
-    for name in strata:
-        groups: list[list[bytes]] = [[]]
-        size = 0
-        for piece in pieces[name]:
-            if size >= target:
-                groups.append([])
-                size = 0
-            groups[-1].append(piece)
-            size += piece.count(b"\n") + 1
-        if len(groups) == 1 and inspectors:
-            whole.add(name)
-            future = loop.run_in_executor(
-                executor,
-                hashrank.select_and_rank,
-                seed,
-                name,
-                groups[0],
-                quotas[name],
-                inspectors,
-                head,
-            )
-            pending.append((name, future))
-            continue
+
+    async def one(name: str) -> tuple[list[str], list[Sequence[int]] | None]:
         prefix = hashrank.subject_prefix(seed, name)
-        pending.extend(
-            (
-                name,
-                loop.run_in_executor(executor, hashrank.top_scores, prefix, group, quotas[name]),
-            )
-            for group in groups
+        quota = quotas[name]
+        parts = await _run_all(
+            loop,
+            executor,
+            [
+                (hashrank.top_scores, prefix, group, quota)
+                for group in _cut(pieces[name], task_bytes)
+            ],
         )
+        chosen = [ident for _, ident in heapq.nsmallest(quota, itertools.chain(*parts))]
+        if not inspectors or not chosen:
+            return chosen, None
+        return chosen, await _orders_on(loop, executor, seed, chosen, inspectors, task)
+
+    names = list(strata)
     # All at once: after a failure no task is left unawaited.
-    results = await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
-    found: dict[str, list[tuple[bytes, str]]] = {name: [] for name in strata}
+    results = await asyncio.gather(*(one(name) for name in names), return_exceptions=True)
+    selected: dict[str, list[str]] = {}
     heads: Heads = {}
-    for (name, _), result in zip(pending, results, strict=True):
+    for name, result in zip(names, results, strict=True):
         if isinstance(result, BaseException):
             raise result
-        if name in whole:
-            top, orders = result
-            found[name] = top
-            heads[name] = _split_heads(orders, len(top), min(head, len(inspectors or ())))
-        else:
-            found[name].extend(result)
-    selected = {
-        name: [ident for _, ident in heapq.nsmallest(quotas[name], found[name])] for name in strata
-    }
+        selected[name], rows = result
+        if rows is not None:
+            heads[name] = rows
     return selected, heads
+
+
+def _cut(pieces: Sequence[bytes], size: int) -> list[list[bytes]]:
+    """``pieces`` (newline-separated ids) regrouped into tasks of about ``size`` bytes; a
+    piece larger than that is cut between two ids."""
+    groups: list[list[bytes]] = []
+    current: list[bytes] = []
+    room = size
+    for piece in pieces:
+        while len(piece) > room:
+            cut = piece.find(b"\n", room)
+            if cut < 0:
+                break
+            current.append(piece[:cut])
+            groups.append(current)
+            current, room = [], size
+            piece = piece[cut + 1 :]
+        if piece:
+            current.append(piece)
+            room -= len(piece) + 1
+            if room <= 0:
+                groups.append(current)
+                current, room = [], size
+    if current:
+        groups.append(current)
+    return groups
+
+
+async def _run_all(
+    loop: asyncio.AbstractEventLoop,
+    executor: ProcessPoolExecutor,
+    calls: Sequence[tuple[Any, ...]],
+) -> list[Any]:
+    """Each ``(function, *args)`` of ``calls`` on the workers; their results in order.
+    Every task submitted is awaited, even when a later one cannot be submitted or an
+    earlier one fails; then the first failure is raised."""
+    futures: list[asyncio.Future[Any]] = []
+    refused: BaseException | None = None
+    try:
+        for function, *args in calls:
+            futures.append(loop.run_in_executor(executor, function, *args))
+    except POOL_FAILURES as exc:
+        refused = exc
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    if refused is not None:
+        raise refused
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+async def _orders_on(
+    loop: asyncio.AbstractEventLoop,
+    executor: ProcessPoolExecutor,
+    seed: bytes,
+    subjects: Sequence[str],
+    inspectors: Sequence[str],
+    task: int,
+) -> list[Sequence[int]]:
+    head = hashrank.ORDER_HEAD
+    per = max(1, task // len(inspectors))
+    blobs = await _run_all(
+        loop,
+        executor,
+        [
+            (hashrank.inspector_orders, seed, subjects[start : start + per], inspectors, head)
+            for start in range(0, len(subjects), per)
+        ],
+    )
+    return _split_heads(b"".join(blobs), len(subjects), min(head, len(inspectors)))
 
 
 def _split_heads(orders: bytes, subjects: int, width: int) -> list[Sequence[int]]:
@@ -270,35 +328,18 @@ async def inspector_orders(
 ) -> list[Sequence[int]] | None:
     """The head of each subject's inspector ranking (positions in ``inspectors``, see
     ``hashrank.inspector_orders``), computed on the workers; None when the draw is
-    small enough to rank as ``assign`` walks."""
-    executor = _pool() if len(subjects) * len(inspectors) >= PARALLEL_FROM else None
+    small enough to rank as ``assign`` walks, or the workers failed."""
+    hashes = len(subjects) * len(inspectors)
+    executor = _pool() if hashes >= PARALLEL_FROM else None
     if executor is None or not subjects:
         return None
-    loop = asyncio.get_running_loop()
-    head = hashrank.ORDER_HEAD
-    piece = math.ceil(len(subjects) / (2 * _size))
+    task = max(MIN_TASK, math.ceil(hashes / (TASKS_PER_WORKER * _size)))
     try:
-        futures = [
-            loop.run_in_executor(
-                executor,
-                hashrank.inspector_orders,
-                seed,
-                subjects[start : start + piece],
-                inspectors,
-                head,
-            )
-            for start in range(0, len(subjects), piece)
-        ]
+        orders = await _orders_on(
+            asyncio.get_running_loop(), executor, seed, subjects, inspectors, task
+        )
     except POOL_FAILURES as exc:
         _broken(executor, exc)
         return None
-    blobs: list[bytes] = []
-    for part in await asyncio.gather(*futures, return_exceptions=True):
-        if isinstance(part, POOL_FAILURES):
-            _broken(executor, part)
-            return None
-        if isinstance(part, BaseException):
-            raise part
-        blobs.append(part)
     _worked(executor)
-    return _split_heads(b"".join(blobs), len(subjects), min(head, len(inspectors)))
+    return orders

@@ -231,21 +231,23 @@ def test_select_and_rank_accept_any_iterable() -> None:
     assert hashrank.rank(seed, "A", (i for i in ids)) == hashrank.rank(seed, "A", ids)
 
 
-async def test_strata_ranked_whole_come_with_their_teams_heads(workers) -> None:  # type: ignore[no-untyped-def]
+async def test_every_stratum_comes_with_its_teams_heads(workers, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     strata = _pool(6)
     quotas = dict.fromkeys(strata, 9)
     seed = b"\x06" * 32
     inspectors = [f"officer-{n:03d}" for n in range(30)]
-    # One piece per stratum except C: C is split over several tasks and gets no heads.
+    # One piece per stratum except C; every piece is cut over several tasks (6,000 ids
+    # in tasks of 100 hashes), and so are the teams' rankings (3 subjects a task).
     pieces = {name: ["\n".join(ids).encode()] for name, ids in strata.items()}
     pieces["C"] = ["\n".join(strata["C"][k::3]).encode() for k in range(3)]
     ranking._pool()
-    ranking._size = 8  # tasks of about a sixteenth of the pool: C's pieces go apart
+    monkeypatch.setattr(ranking, "MIN_TASK", 100)
+    monkeypatch.setattr(ranking, "TASKS_PER_WORKER", 30)
     selected, heads = await ranking.select_ranked(
         seed, strata, quotas, pieces=pieces, inspectors=inspectors
     )
     assert selected == {n: hashrank.select(seed, n, ids, 9) for n, ids in strata.items()}
-    assert set(heads) == set(strata) - {"C"}
+    assert set(heads) == set(strata)
     for name, rows in heads.items():
         assert [list(r) for r in rows] == [
             [inspectors.index(i) for i in hashrank.inspector_order(seed, s, inspectors)[:16]]
@@ -257,3 +259,19 @@ async def test_strata_ranked_whole_come_with_their_teams_heads(workers) -> None:
     assert hashrank.assign(seed, codes, inspectors, constraints, orders=orders) == (
         hashrank.assign(seed, codes, inspectors, constraints)
     )
+
+
+def test_pieces_are_cut_between_ids_into_tasks_of_about_the_size_asked() -> None:
+    rng = random.Random(7)
+    ids = [f"id{rng.randrange(10**9)}" for _ in range(5000)]
+    pieces = ["\n".join(ids[start : start + 700]).encode() for start in range(0, 5000, 700)]
+    for size in (1, 50, 999, 4096, 10**6):
+        groups = ranking._cut(pieces, size)
+        assert [i for g in groups for p in g for i in p.decode().split("\n")] == ids
+        assert all(p for g in groups for p in g)
+        # Each task but the last holds at least ``size`` bytes, and no more than one id
+        # and one piece beyond it.
+        for group in groups[:-1]:
+            assert sum(len(p) + 1 for p in group) >= size
+        if size >= 4096:
+            assert len(groups) <= -(-sum(len(p) + 1 for p in pieces) // size) + 1
