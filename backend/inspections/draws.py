@@ -136,7 +136,7 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
             params.extend(values)
 
     excluded = await _recently_inspected(plan, list(items))
-    found: dict[str, list[str]] = {name: [] for name in names}
+    found: dict[str, list[list[str]]] = {name: [] for name in names}
     pieces: dict[str, list[bytes]] = {name: [] for name in names}
     reads = await _pool_reads(names, scope)
     pending = asyncio.ensure_future(fetch_rows(reads[0][0], params))
@@ -149,30 +149,44 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
             for name, text in zip(columns, texts, strict=True):
                 if text:
                     codes = text.split("\n")
-                    if excluded:
-                        kept = [code for code in codes if code not in excluded]
-                        if len(kept) < len(codes):
-                            codes, text = kept, "\n".join(kept)
-                    found[name].extend(codes)
-                    pieces[name].append(text.encode("utf-8"))
+                    codes.sort()  # in code order already when read from an index
+                    kept = _without(codes, excluded)
+                    if kept is not codes:
+                        text = "\n".join(kept)
+                    if kept:
+                        found[name].append(kept)
+                        pieces[name].append(text.encode("utf-8"))
     except BaseException:
         # The transaction rolls back after the statement in flight, not during it.
         await asyncio.gather(pending, return_exceptions=True)
         raise
     strata: dict[str, list[str]] = {}
-    for name, pool in found.items():
-        if pool:
-            pool.sort()
+    for name, runs in found.items():
+        if runs:
+            pool = runs[0] if len(runs) == 1 else list(itertools.chain.from_iterable(runs))
+            pool.sort()  # sorting the concatenation of sorted runs is a merge
             strata[name] = pool
-    # Sorting the concatenation of sorted runs is a merge.
     everything = list(itertools.chain.from_iterable(strata.values()))
     everything.sort()
     return Pool(
         strata=strata,
         sorted_ids=everything,
         excluded=len(excluded),
-        pieces={name: [p for p in pieces[name] if p] for name in strata},
+        pieces={name: pieces[name] for name in strata},
     )
+
+
+def _without(codes: list[str], excluded: set[str]) -> list[str]:
+    """``codes`` (sorted) less those in ``excluded``; ``codes`` itself if none is.
+
+    Most strata hold few of the excluded codes or none: a set intersection (in C) finds
+    them, and only a stratum that holds some is filtered code by code (the codes' hashes
+    computed by the intersection are reused).
+    """
+    drop = excluded.intersection(codes) if excluded else None
+    if not drop:
+        return codes
+    return [code for code in codes if code not in drop]
 
 
 # Rows of the subject table aggregated at a time (SQLite) and pages (PostgreSQL).
@@ -185,15 +199,18 @@ FLAGGED = "(abnormal OR serious_violation)"
 async def _pool_reads(names: list[str], scope: str) -> list[tuple[str, list[str]]]:
     """The statements that read the pool, each with the strata of its columns.
 
-    On SQLite a plan without scope filters reads each stratum from its partial covering
-    index (``subject_stratum``, ``subject_flagged``: active subjects' codes by risk class,
-    in code order), about a quarter of the table's bytes; the statements repeat the
+    A plan without scope filters reads each stratum from its partial index
+    (``subject_stratum``, ``subject_flagged``: active subjects' codes by risk class, in
+    code order), about a quarter of the table's bytes; the statements repeat the
     indexes' conditions word for word, which is how SQLite knows it may use them.
     Otherwise one aggregate per stratum (``FILTER``) goes over the table in slices of
-    its storage order: rowid ranges on SQLite, page ranges on PostgreSQL.
+    its storage order: rowid ranges on SQLite, page ranges on PostgreSQL. On PostgreSQL
+    the statements see one state of the directory (``_lock_subjects``).
     """
     joined = _joined("credit_code")
-    if is_sqlite() and not scope:
+    if not is_sqlite():
+        await _lock_subjects()
+    if not scope:
         return [
             (
                 f"SELECT {joined} FROM subject WHERE status = 'active' AND {FLAGGED}"
@@ -215,11 +232,7 @@ async def _pool_reads(names: list[str], scope: str) -> list[tuple[str, list[str]
 
 
 async def _slices() -> list[str]:
-    """``AND`` clauses that cut the subject table into slices of its storage order.
-
-    On PostgreSQL the table is locked against writes for the rest of the draw (SHARE):
-    every slice must see the same table, and an import waits for the draw to finish.
-    """
+    """``AND`` clauses that cut the subject table into slices of its storage order."""
     literal: Callable[[int], str]
     if is_sqlite():
         # Two statements: SQLite reads min() or max() alone from the b-tree's edge, but
@@ -233,7 +246,6 @@ async def _slices() -> list[str]:
         bounds = [low + k * step for k in range(1, count)]
         column, literal = "rowid", str
     else:
-        await _lock_subjects()
         pages = (
             await fetch_rows(
                 "SELECT pg_relation_size('subject') / current_setting('block_size')::int"
@@ -261,7 +273,9 @@ SUBJECT_LOCK_WAIT = "10s"
 
 
 async def _lock_subjects() -> None:
-    """Hold writes to the subject directory off until the draw commits (PostgreSQL).
+    """Hold writes to the subject directory off until the draw commits (PostgreSQL,
+    SHARE): every statement that reads the pool sees the same directory, and an import
+    waits for the draw to finish.
 
     A writer holding the table (an import, an edit, a manual VACUUM) makes the draw wait
     at most ``SUBJECT_LOCK_WAIT``, then refuses it with a 409 that says why; nothing is
@@ -450,8 +464,8 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             order.extend((name, code) for code in chosen)
         phases.done("select")
         codes = [code for _, code in order]
-        # The inspectors of subjects whose stratum no worker ranked whole are ranked while
-        # the previous leads are read.
+        # The inspectors of subjects that came without heads (the workers were not used for
+        # the pool, or failed) are ranked while the previous leads are read.
         missing = [code for name, code in order if name not in heads]
         ranked = asyncio.ensure_future(ranking.inspector_orders(seed, missing, inspectors))
         try:

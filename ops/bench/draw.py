@@ -101,6 +101,7 @@ async def seed_subjects(codes: list[str], towns: list[uuid.UUID]) -> None:
         ]
         async with write_tx():
             await subjects.upsert_rows(rows, now)
+    await subjects.after_import(len(codes))  # as `fieldcase import subjects` ends
 
 
 async def seed_inspectors(codes: list[str], towns: list[uuid.UUID]) -> None:
