@@ -384,13 +384,9 @@ async def draw_wide_reasons(
     return out
 
 
-async def _conflicts(officer_ids: list[str]) -> dict[str, frozenset[str]]:
-    by_officer = await orgs.conflicts_by_officer([uuid.UUID(i) for i in officer_ids])
-    by_subject: dict[str, set[str]] = {}
-    for officer, codes in by_officer.items():
-        for code in codes:
-            by_subject.setdefault(code, set()).add(str(officer))
-    return {k: frozenset(v) for k, v in by_subject.items()}
+async def _conflicts(codes: Sequence[str]) -> dict[str, frozenset[str]]:
+    """The officers recorded as conflicted with each of ``codes`` (those with any)."""
+    return {k: frozenset(v) for k, v in (await orgs.conflicts_with(codes)).items()}
 
 
 async def previous_leads(codes: list[str]) -> dict[str, str]:
@@ -441,7 +437,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         phases.done("pool_digest")
         seed = hashrank.seed(secret, digest, entropy)
         # The workers rank the pool while what holds for the whole draw is read: who is
-        # unavailable, and the recorded conflicts of interest.
+        # unavailable.
         selecting = asyncio.ensure_future(
             ranking.select_ranked(
                 seed, pool.strata, quota, pieces=pool.pieces, inspectors=inspectors
@@ -451,7 +447,6 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             unavailable = await draw_wide_reasons(
                 inspectors, on=plan["planned_start"], domains={i["domain"] for i in items.values()}
             )
-            conflicts = await _conflicts(inspectors)
         finally:
             selected, heads = await selecting
         strata: list[dict[str, Any]] = []
@@ -465,11 +460,13 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         phases.done("select")
         codes = [code for _, code in order]
         # The inspectors of subjects that came without heads (the workers were not used for
-        # the pool, or failed) are ranked while the previous leads are read.
+        # the pool, or failed) are ranked while the previous leads and the conflicts of
+        # interest of the selected subjects are read.
         missing = [code for name, code in order if name not in heads]
         ranked = asyncio.ensure_future(ranking.inspector_orders(seed, missing, inspectors))
         try:
             leads = await previous_leads(codes)
+            conflicts = await _conflicts(codes)
         finally:
             computed = await ranked
         rest: Iterator[Sequence[int] | None] = (
@@ -756,7 +753,7 @@ async def replace_inspector(
         unavailable = await draw_wide_reasons(
             pool, on=clock.local_today(), domains={i["domain"] for i in items.values()}
         )
-        conflicts = await _conflicts(pool)
+        conflicts = await _conflicts([task["subject_code"]])
         lead = (await previous_leads_before(task["subject_code"], task_id)).get(
             task["subject_code"]
         )
@@ -885,7 +882,7 @@ async def replace_subject(
             unavailable=await draw_wide_reasons(
                 pool, on=clock.local_today(), domains={i["domain"] for i in items.values()}
             ),
-            conflicts=await _conflicts(pool),
+            conflicts=await _conflicts([code]),
             previous_lead=await previous_leads([code]),
         )
         assignment = hashrank.assign(seed, [code], pool, constraints, workload=load)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -781,16 +782,23 @@ async def record_conflict(*, principal: Principal, data: s.ConflictIn) -> s.Conf
     return _convert(s.ConflictOut, row)
 
 
-async def conflicts_by_officer(officer_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
-    """The subject codes each officer must recuse from."""
-    out: dict[uuid.UUID, set[str]] = {}
-    if not officer_ids:
-        return out
-    rows = (
-        await ConflictOfInterest.select(ConflictOfInterest.officer, ConflictOfInterest.subject_code)
-        .where(ConflictOfInterest.officer.is_in(officer_ids))
-        .run()
-    )
-    for r in rows:
-        out.setdefault(uuid.UUID(str(r["officer"])), set()).add(r["subject_code"])
+async def conflicts_with(subject_codes: Sequence[str]) -> dict[str, set[str]]:
+    """For each of ``subject_codes`` that has any, the officers (ids as text) who must
+    recuse from it. Read by subject (indexed): a draw asks about what it selected, not
+    about every conflict its inspectors ever declared."""
+    out: dict[str, set[str]] = {}
+    codes = list(dict.fromkeys(subject_codes))
+    for start in range(0, len(codes), CODES_PER_QUERY):
+        rows = (
+            await ConflictOfInterest.select(
+                ConflictOfInterest.officer, ConflictOfInterest.subject_code
+            )
+            .where(ConflictOfInterest.subject_code.is_in(codes[start : start + CODES_PER_QUERY]))
+            .run()
+        )
+        for r in rows:
+            out.setdefault(r["subject_code"], set()).add(str(r["officer"]))
     return out
+
+
+CODES_PER_QUERY = 400
