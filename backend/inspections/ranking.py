@@ -52,6 +52,11 @@ def _workers() -> int:
     return get_settings().draw_workers
 
 
+def worker_count() -> int:
+    """Worker processes a large draw is ranked on (0: in the serving process)."""
+    return 0 if _failures >= GIVE_UP_AFTER else max(0, _workers())
+
+
 def _context() -> Any:
     """Workers forked from a fork server that has imported this module and ``hashrank``
     (and, as multiprocessing does for every child, the main module): no copy of the
