@@ -81,8 +81,9 @@ def _in(values: Sequence[Any]) -> str:
 
 @dataclass
 class Pool:
-    strata: dict[str, list[str]]
-    sorted_ids: list[str]
+    strata: dict[str, list[str]]  # each in code order
+    size: int  # ids in all strata
+    digest: str  # hashrank.pool_digest of all of them
     excluded: int
     # Each stratum's ids again, as newline-separated UTF-8 pieces (in no particular
     # order): what the ranking workers are sent, made while the database was busy.
@@ -138,15 +139,17 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
     excluded = await _recently_inspected(plan, list(items))
     found: dict[str, list[list[str]]] = {name: [] for name in names}
     pieces: dict[str, list[bytes]] = {name: [] for name in names}
-    reads = await _pool_reads(names, scope)
-    pending = asyncio.ensure_future(fetch_rows(reads[0][0], params))
+    reads, ordered = await _pool_reads(names, scope, params)
+    digest = _DigestInOrder() if ordered else None
+    pending = asyncio.ensure_future(fetch_rows(reads[0].sql, reads[0].params))
     try:
-        for n, (_, columns) in enumerate(reads):
+        for n, read in enumerate(reads):
             texts = (await pending)[0]
             if n + 1 < len(reads):
-                pending = asyncio.ensure_future(fetch_rows(reads[n + 1][0], params))
+                pending = asyncio.ensure_future(fetch_rows(reads[n + 1].sql, reads[n + 1].params))
                 await asyncio.sleep(0)  # the next read is sent before this one is worked on
-            for name, text in zip(columns, texts, strict=True):
+            runs: list[list[str]] = []
+            for name, text in zip(read.columns, texts, strict=True):
                 if text:
                     codes = text.split("\n")
                     codes.sort()  # in code order already when read from an index
@@ -156,24 +159,65 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
                     if kept:
                         found[name].append(kept)
                         pieces[name].append(text.encode("utf-8"))
+                        runs.append(kept)
+            if digest is not None:
+                digest.add(runs)
     except BaseException:
         # The transaction rolls back after the statement in flight, not during it.
         await asyncio.gather(pending, return_exceptions=True)
         raise
+    # Reads in code order give each stratum in order already (unless the database's
+    # collation disagreed with Python's order, which the digest noticed).
+    in_order = digest is not None and digest.in_order
     strata: dict[str, list[str]] = {}
-    for name, runs in found.items():
-        if runs:
-            pool = runs[0] if len(runs) == 1 else list(itertools.chain.from_iterable(runs))
-            pool.sort()  # sorting the concatenation of sorted runs is a merge
+    for name, parts in found.items():
+        if parts:
+            pool = parts[0] if len(parts) == 1 else list(itertools.chain.from_iterable(parts))
+            if not in_order:
+                pool.sort()  # sorting the concatenation of sorted runs is a merge
             strata[name] = pool
-    everything = list(itertools.chain.from_iterable(strata.values()))
-    everything.sort()
+    size = sum(len(pool) for pool in strata.values())
+    if digest is not None and in_order:
+        pool_digest = digest.hexdigest()
+    else:
+        everything = list(itertools.chain.from_iterable(strata.values()))
+        everything.sort()
+        pool_digest = hashrank.pool_digest(everything, presorted=True)
     return Pool(
         strata=strata,
-        sorted_ids=everything,
+        size=size,
+        digest=pool_digest,
         excluded=len(excluded),
         pieces={name: pieces[name] for name in strata},
     )
+
+
+class _DigestInOrder:
+    """``hashrank.pool_digest`` of reads that come in code order (each read's codes all
+    after the previous read's), hashed read by read while the next one is read.
+    ``in_order`` turns False if a read starts before the end of the one before."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._last: str | None = None
+        self.in_order = True
+
+    def add(self, runs: list[list[str]]) -> None:
+        if not self.in_order:
+            return
+        merged = list(itertools.chain.from_iterable(runs))
+        if not merged:
+            return
+        merged.sort()  # a merge of sorted runs
+        if self._last is not None and merged[0] <= self._last:
+            self.in_order = False
+            return
+        text = "\n".join(merged)
+        self._sha.update((text if self._last is None else "\n" + text).encode("utf-8"))
+        self._last = merged[-1]
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 def _without(codes: list[str], excluded: set[str]) -> list[str]:
@@ -196,13 +240,22 @@ MAX_SLICES = 16
 FLAGGED = "(abnormal OR serious_violation)"
 
 
-async def _pool_reads(names: list[str], scope: str) -> list[tuple[str, list[str]]]:
-    """The statements that read the pool, each with the strata of its columns.
+@dataclass
+class _Read:
+    sql: str
+    params: list[Any]
+    columns: list[str]  # the stratum of each column
 
-    A plan without scope filters reads each stratum from its partial index
+
+async def _pool_reads(names: list[str], scope: str, params: list[Any]) -> tuple[list[_Read], bool]:
+    """The statements that read the pool, and whether they come in code order.
+
+    A plan without scope filters reads the strata from their partial indexes
     (``subject_stratum``, ``subject_flagged``: active subjects' codes by risk class, in
-    code order), about a quarter of the table's bytes; the statements repeat the
-    indexes' conditions word for word, which is how SQLite knows it may use them.
+    code order), about a quarter of the table's bytes, in ranges of the code space: each
+    statement gives every stratum's codes of one range, so that the pool digest (over
+    all codes in order) is hashed range by range as they come. The statements repeat
+    the indexes' conditions word for word, which is how SQLite knows it may use them.
     Otherwise one aggregate per stratum (``FILTER``) goes over the table in slices of
     its storage order: rowid ranges on SQLite, page ranges on PostgreSQL. On PostgreSQL
     the statements see one state of the directory (``_lock_subjects``).
@@ -211,16 +264,25 @@ async def _pool_reads(names: list[str], scope: str) -> list[tuple[str, list[str]
     if not is_sqlite():
         await _lock_subjects()
     if not scope:
-        return [
-            (
-                f"SELECT {joined} FROM subject WHERE status = 'active' AND {FLAGGED}"
+        reads = []
+        for low, high in await _code_ranges():
+            bounds = ""
+            values: list[Any] = []
+            if low is not None:
+                bounds += " AND credit_code >= ?"
+                values.append(low)
+            if high is not None:
+                bounds += " AND credit_code < ?"
+                values.append(high)
+            columns = ", ".join(
+                f"(SELECT {joined} FROM subject WHERE status = 'active' AND {FLAGGED}{bounds})"
                 if name == "flagged"
-                else f"SELECT {joined} FROM subject WHERE risk_class = '{name}' "
-                f"AND status = 'active' AND NOT {FLAGGED}",
-                [name],
+                else f"(SELECT {joined} FROM subject WHERE risk_class = '{name}' "
+                f"AND status = 'active' AND NOT {FLAGGED}{bounds})"
+                for name in names
             )
-            for name in names
-        ]
+            reads.append(_Read(f"SELECT {columns}", values * len(names), names))
+        return reads, True
     columns = ", ".join(
         f"{joined} FILTER (WHERE {FLAGGED})"
         if name == "flagged"
@@ -228,7 +290,55 @@ async def _pool_reads(names: list[str], scope: str) -> list[tuple[str, list[str]
         for name in names
     )
     sql = f"SELECT {columns} FROM subject WHERE status = 'active'{scope}"
-    return [(sql + part, names) for part in await _slices()]
+    return [_Read(sql + part, params, names) for part in await _slices()], False
+
+
+# Codes read by one statement of a county-wide pool, about; a sample of the directory
+# sets the ranges' bounds.
+RANGE_ROWS = 80_000
+SAMPLE_PER_RANGE = 30
+ROWS_PER_PAGE = 50
+
+
+async def _code_ranges() -> list[tuple[str | None, str | None]]:
+    """Ranges of credit codes that cut the directory into parts of about ``RANGE_ROWS``
+    (from a sample: the ranges need not be even, only cover every code exactly once),
+    the first and last open-ended."""
+    if is_sqlite():
+        low = (await fetch_rows("SELECT min(rowid) FROM subject"))[0][0]
+        high = (await fetch_rows("SELECT max(rowid) FROM subject"))[0][0]
+        rows = 0 if low is None else high - low + 1
+        count = min(MAX_SLICES, max(1, -(-rows // RANGE_ROWS)))
+        if count == 1:
+            return [(None, None)]
+        points = count * SAMPLE_PER_RANGE
+        rowids = sorted({low + (rows - 1) * k // (points - 1) for k in range(points)})
+        sample = await fetch_rows(
+            f"SELECT credit_code FROM subject WHERE rowid IN {_in(rowids)}", rowids
+        )
+    else:
+        pages, estimate = (
+            await fetch_rows(
+                "SELECT pg_relation_size('subject') / current_setting('block_size')::int, "
+                "reltuples FROM pg_class WHERE oid = 'subject'::regclass"
+            )
+        )[0]
+        # The planner's estimate of the rows (-1 until the table is first vacuumed or
+        # analyzed: then about what fits a page).
+        rows = int(estimate) if estimate >= 0 else pages * ROWS_PER_PAGE
+        count = min(MAX_SLICES, max(1, -(-rows // RANGE_ROWS)))
+        if count == 1 or pages < 2:
+            return [(None, None)]
+        # The first row of evenly spaced pages (a page without one is passed over).
+        points = count * SAMPLE_PER_RANGE
+        tids = sorted({((pages - 1) * k // (points - 1), 1) for k in range(points)})
+        sample = await fetch_rows(
+            "SELECT credit_code FROM subject WHERE ctid = ANY(?::tid[])", [tids]
+        )
+    codes = sorted({row[0] for row in sample})
+    bounds = sorted({codes[len(codes) * k // count] for k in range(1, count)}) if codes else []
+    edges: list[str | None] = [None, *bounds, None]
+    return list(itertools.pairwise(edges))
 
 
 async def _slices() -> list[str]:
@@ -433,7 +543,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         quota = quotas(plan, items, pool.strata)
         inspectors = await inspector_pool(plan)
         secret = bytes.fromhex(plan["secret"])
-        digest = hashrank.pool_digest(pool.sorted_ids, presorted=True)
+        digest = pool.digest
         phases.done("pool_digest")
         seed = hashrank.seed(secret, digest, entropy)
         # The workers rank the pool while what holds for the whole draw is read: who is
@@ -524,7 +634,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
                     plan_id,
                     now,
                     principal.actor,
-                    len(pool.sorted_ids),
+                    pool.size,
                     len(codes),
                     record_sha256,
                     compress_record(encoded),
@@ -553,7 +663,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
                 "draw_id": draw_id,
                 "algorithm": hashrank.ALGORITHM,
                 "record_sha256": record_sha256,
-                "pool_size": len(pool.sorted_ids),
+                "pool_size": pool.size,
                 "excluded_recently_inspected": pool.excluded,
                 "quotas": quota,
                 "selected": len(codes),
@@ -563,12 +673,12 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         )
         phases.done("audit")
     phases.done("commit")
-    log.debug("draw %s of %d subjects: %s", draw_id, len(pool.sorted_ids), phases)
+    log.debug("draw %s of %d subjects: %s", draw_id, pool.size, phases)
     return s.DrawOut(
         draw_id=draw_id,
         plan_id=plan_id,
         drawn_at=now,
-        pool_size=len(pool.sorted_ids),
+        pool_size=pool.size,
         selected=len(codes),
         tasks=len(codes),
         record_sha256=record_sha256,

@@ -326,7 +326,7 @@ async def hashing_alone(plan_id: uuid.UUID) -> tuple[int, float]:
         pool = await draws.subject_pool(plan, items)
         inspectors = await draws.inspector_pool(plan)
     quotas = draws.quotas(plan, items, pool.strata)
-    hashes = len(pool.sorted_ids) + sum(quotas.values()) * len(inspectors)
+    hashes = pool.size + sum(quotas.values()) * len(inspectors)
     times = []
     for n in range(DRAWS):
         seed = bytes([n]) * 32

@@ -71,7 +71,8 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
         return set(recent)
 
     monkeypatch.setattr(draws, "_recently_inspected", recently_inspected)
-    # Small slices: the table is read in several parts.
+    # Small slices and ranges: the table is read in several parts.
+    monkeypatch.setattr(draws, "RANGE_ROWS", 300)
     monkeypatch.setattr(draws, "SLICE_ROWS", 400)
     monkeypatch.setattr(draws, "SLICE_PAGES", 3)
     items = {"X-1": {"subject_types": []}}
@@ -83,22 +84,38 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
     ):
         async with write_tx():
             pool = await draws.subject_pool(plan, items)
-            reads = await draws._pool_reads(["A"], "")
+            reads, ordered = await draws._pool_reads(["A"], "", [])
         want = expected(units)
         if plan["scope_risk_classes"]:
             want = {k: v for k, v in want.items() if k in plan["scope_risk_classes"]}
         assert pool.strata == want
-        assert pool.sorted_ids == sorted(c for codes in want.values() for c in codes)
+        assert pool.size == sum(len(codes) for codes in want.values())
+        assert pool.digest == hashrank.pool_digest(c for codes in want.values() for c in codes)
         for name, codes in want.items():
             joined = b"\n".join(pool.pieces[name]).decode().split("\n")
             assert sorted(joined) == codes
         wanted = set(plan["scope_risk_classes"] or hashrank.STRATA)
         assert set(want) >= {"A", "B", "flagged"} & wanted  # every kind of stratum was seen
         assert pool.excluded == len(recent)
-    assert len(reads) == 1
+    # Reads that do not come in code order (as with a collation that orders codes
+    # otherwise than Python) are noticed, and the pool is sorted and digested whole.
+    ranges = draws._code_ranges
+
+    async def reversed_ranges() -> list[tuple[str | None, str | None]]:
+        return list(reversed(await ranges()))
+
+    monkeypatch.setattr(draws, "_code_ranges", reversed_ranges)
+    async with write_tx():
+        pool = await draws.subject_pool(_plan(world.county), items)
+    monkeypatch.setattr(draws, "_code_ranges", ranges)
+    want = expected(both)
+    assert pool.strata == want
+    assert pool.digest == hashrank.pool_digest(c for codes in want.values() for c in codes)
+    # A county-wide plan reads ranges of codes from the partial indexes.
+    assert ordered and len(reads) > 1
     async with write_tx():
         if is_sqlite():
-            plan_rows = await fetch_rows("EXPLAIN QUERY PLAN " + reads[0][0])
+            plan_rows = await fetch_rows("EXPLAIN QUERY PLAN " + reads[1].sql, reads[1].params)
             assert "COVERING INDEX subject_stratum" in " ".join(str(r[-1]) for r in plan_rows)
         else:
             assert len(await draws._slices()) > 1
@@ -106,7 +123,7 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
             # unless the planner is told not to).
             await fetch_rows("SET LOCAL enable_seqscan = off")
             await fetch_rows("SET LOCAL enable_bitmapscan = off")
-            plan_rows = await fetch_rows("EXPLAIN " + reads[0][0])
+            plan_rows = await fetch_rows("EXPLAIN " + reads[1].sql, reads[1].params)
             assert "Index Only Scan using subject_stratum" in " ".join(r[0] for r in plan_rows)
 
 
@@ -263,3 +280,17 @@ async def test_the_window_counts_results_of_tasks_that_were_not_cancelled(engine
         pool = await draws.subject_pool(_plan(world.county), {item.code: {"subject_types": []}})
     assert pool.strata == {"A": sorted(codes[1:])}
     assert pool.excluded == 1
+
+
+def test_the_pool_digest_is_hashed_read_by_read_when_reads_come_in_order() -> None:
+    codes = sorted(f"91320281{n:010d}" for n in random.Random(3).sample(range(10**9), 500))
+    digest = draws._DigestInOrder()
+    for start in range(0, 500, 100):
+        part = codes[start : start + 100]
+        digest.add([part[1::2], [], part[::2]])  # a read: sorted runs of several strata
+    assert digest.in_order
+    assert digest.hexdigest() == hashrank.pool_digest(codes)
+    late = draws._DigestInOrder()
+    late.add([codes[100:200]])
+    late.add([codes[:100]])
+    assert not late.in_order
