@@ -8,14 +8,16 @@ stratum after exclusions, inspector pool and constraints), persists the outcome
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 import hashlib
 import itertools
 import json
 import logging
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,13 +83,32 @@ def _in(values: Sequence[Any]) -> str:
 
 @dataclass
 class Pool:
-    strata: dict[str, list[str]]  # each in code order
-    size: int  # ids in all strata
-    digest: str  # hashrank.pool_digest of all of them
-    excluded: int
-    # Each stratum's ids again, as newline-separated UTF-8 pieces (in no particular
-    # order): what the ranking workers are sent, made while the database was busy.
+    sizes: dict[str, int]  # ids of each stratum that has any
+    # Each stratum's ids as newline-separated UTF-8 pieces, in code order: what the
+    # ranking workers are sent and the public record lists.
     pieces: dict[str, list[bytes]]
+    digest: str  # hashrank.pool_digest of the ids of all strata
+    excluded: int
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes.values())
+
+    def ids(self, name: str) -> list[str]:
+        return b"\n".join(self.pieces[name]).decode("utf-8").split("\n")
+
+    def ids_json(self, name: str) -> msgspec.Raw:
+        """A stratum's ids as a JSON array, written straight from the pieces (what
+        ``msgspec.json.encode(self.ids(name))`` writes, without making a million strings)
+        unless an id holds a character JSON escapes."""
+        joined = b"\n".join(self.pieces[name])
+        if _ESCAPED_IN_JSON.search(joined):
+            return msgspec.Raw(msgspec.json.encode(self.ids(name)))
+        return msgspec.Raw(b'["' + joined.replace(b"\n", b'","') + b'"]')
+
+
+# What a JSON string escapes, but for the newline that separates the ids.
+_ESCAPED_IN_JSON = re.compile(rb'["\\\x00-\x09\x0b-\x1f]')
 
 
 async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
@@ -103,6 +124,16 @@ async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
 def _joined(column: str) -> str:
     """The aggregate that joins ``column`` of all rows into one newline-separated text."""
     return f"group_concat({column}, char(10))" if is_sqlite() else f"string_agg({column}, chr(10))"
+
+
+def _joined_bytes(column: str, where: str = "") -> str:
+    """``_joined`` (of the rows that satisfy ``where``, if given) as UTF-8 bytes: the
+    driver hands them over as they are, without decoding a string."""
+    if is_sqlite():
+        aggregate = f"group_concat({column}, char(10))"
+        return f"CAST({aggregate}{f' FILTER (WHERE {where})' if where else ''} AS BLOB)"
+    aggregate = f"string_agg({column}, chr(10))"
+    return f"convert_to({aggregate}{f' FILTER (WHERE {where})' if where else ''}, 'UTF8')"
 
 
 async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -> Pool:
@@ -136,60 +167,86 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
             scope += f" AND {column} IN {_in(values)}"
             params.extend(values)
 
-    excluded = await _recently_inspected(plan, list(items))
-    found: dict[str, list[list[str]]] = {name: [] for name in names}
-    pieces: dict[str, list[bytes]] = {name: [] for name in names}
     reads, ordered = await _pool_reads(names, scope, params)
-    digest = _DigestInOrder() if ordered else None
+    recent = await _recently_inspected(plan, list(items))
     pending = asyncio.ensure_future(fetch_rows(reads[0].sql, reads[0].params))
+    await asyncio.sleep(0)  # the first read is sent before the window's codes are sorted
+    excluded = sorted(recent)
+    everywhere = {code.encode("utf-8") for code in excluded}
+    pieces: dict[str, list[bytes]] = {name: [] for name in names}
+    sizes = dict.fromkeys(names, 0)
+    digest = _DigestInOrder() if ordered else None
     try:
         for n, read in enumerate(reads):
             texts = (await pending)[0]
             if n + 1 < len(reads):
                 pending = asyncio.ensure_future(fetch_rows(reads[n + 1].sql, reads[n + 1].params))
                 await asyncio.sleep(0)  # the next read is sent before this one is worked on
-            runs: list[list[str]] = []
-            for name, text in zip(read.columns, texts, strict=True):
-                if text:
-                    codes = text.split("\n")
-                    codes.sort()  # in code order already when read from an index
-                    kept = _without(codes, excluded)
-                    if kept is not codes:
-                        text = "\n".join(kept)
-                    if kept:
-                        found[name].append(kept)
-                        pieces[name].append(text.encode("utf-8"))
-                        runs.append(kept)
+            window = everywhere if read.bounds is None else _within(excluded, *read.bounds)
+            kept, counts, merged = _filter_read(texts, window, merge=digest is not None)
+            for name, piece, count in zip(read.columns, kept, counts, strict=True):
+                if count:
+                    pieces[name].append(piece)
+                    sizes[name] += count
             if digest is not None:
-                digest.add(runs)
+                digest.add(merged)
     except BaseException:
         # The transaction rolls back after the statement in flight, not during it.
         await asyncio.gather(pending, return_exceptions=True)
         raise
-    # Reads in code order give each stratum in order already (unless the database's
-    # collation disagreed with Python's order, which the digest noticed).
-    in_order = digest is not None and digest.in_order
-    strata: dict[str, list[str]] = {}
-    for name, parts in found.items():
-        if parts:
-            pool = parts[0] if len(parts) == 1 else list(itertools.chain.from_iterable(parts))
-            if not in_order:
-                pool.sort()  # sorting the concatenation of sorted runs is a merge
-            strata[name] = pool
-    size = sum(len(pool) for pool in strata.values())
-    if digest is not None and in_order:
+    sizes = {name: count for name, count in sizes.items() if count}
+    pieces = {name: pieces[name] for name in sizes}
+    if digest is not None and digest.in_order:
         pool_digest = digest.hexdigest()
     else:
-        everything = list(itertools.chain.from_iterable(strata.values()))
+        # Reads in storage order (or in an order of the database's collation that is not
+        # Python's): each stratum is sorted whole, and the whole pool digested at once.
+        everything: list[bytes] = []
+        for name in sizes:
+            codes = b"\n".join(pieces[name]).split(b"\n")
+            codes.sort()
+            pieces[name] = [b"\n".join(codes)]
+            everything.extend(codes)
         everything.sort()
-        pool_digest = hashrank.pool_digest(everything, presorted=True)
-    return Pool(
-        strata=strata,
-        size=size,
-        digest=pool_digest,
-        excluded=len(excluded),
-        pieces={name: pieces[name] for name in strata},
-    )
+        pool_digest = hashlib.sha256(b"\n".join(everything)).hexdigest()
+    return Pool(sizes=sizes, pieces=pieces, digest=pool_digest, excluded=len(recent))
+
+
+def _filter_read(
+    texts: Sequence[bytes | None], drop: set[bytes], *, merge: bool
+) -> tuple[list[bytes], list[int], bytes]:
+    """Each column of a read (a stratum's codes, newline-separated UTF-8) in code order,
+    less the codes in ``drop``; how many codes each keeps; and if ``merge``, the kept
+    codes of all columns merged in code order (what the pool digest hashes of this
+    read). Bytes sort as their text does (UTF-8 keeps code point order)."""
+    pieces: list[bytes] = []
+    counts: list[int] = []
+    runs: list[list[bytes]] = []
+    for text in texts:
+        if not text:
+            pieces.append(b"")
+            counts.append(0)
+            continue
+        codes = text.split(b"\n")
+        codes.sort()  # in code order already when read from an index
+        hits = drop.intersection(codes) if drop else None
+        if hits:
+            codes = [code for code in codes if code not in hits]
+        pieces.append(b"\n".join(codes))
+        counts.append(len(codes))
+        runs.append(codes)
+    if not merge:
+        return pieces, counts, b""
+    merged = list(itertools.chain.from_iterable(runs))
+    merged.sort()  # a merge of sorted runs
+    return pieces, counts, b"\n".join(merged)
+
+
+def _within(excluded: list[str], low: str | None, high: str | None) -> set[bytes]:
+    """The codes of ``excluded`` (sorted) in the range [low, high)."""
+    start = 0 if low is None else bisect.bisect_left(excluded, low)
+    end = len(excluded) if high is None else bisect.bisect_left(excluded, high)
+    return {code.encode("utf-8") for code in excluded[start:end]}
 
 
 class _DigestInOrder:
@@ -199,38 +256,22 @@ class _DigestInOrder:
 
     def __init__(self) -> None:
         self._sha = hashlib.sha256()
-        self._last: str | None = None
+        self._last: bytes | None = None
         self.in_order = True
 
-    def add(self, runs: list[list[str]]) -> None:
-        if not self.in_order:
+    def add(self, merged: bytes) -> None:
+        """One read's codes of all strata, merged in code order, newline-separated."""
+        if not self.in_order or not merged:
             return
-        merged = list(itertools.chain.from_iterable(runs))
-        if not merged:
-            return
-        merged.sort()  # a merge of sorted runs
-        if self._last is not None and merged[0] <= self._last:
+        first, _, _ = merged.partition(b"\n")
+        if self._last is not None and first <= self._last:
             self.in_order = False
             return
-        text = "\n".join(merged)
-        self._sha.update((text if self._last is None else "\n" + text).encode("utf-8"))
-        self._last = merged[-1]
+        self._sha.update(merged if self._last is None else b"\n" + merged)
+        self._last = merged.rpartition(b"\n")[2]
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
-
-
-def _without(codes: list[str], excluded: set[str]) -> list[str]:
-    """``codes`` (sorted) less those in ``excluded``; ``codes`` itself if none is.
-
-    Most strata hold few of the excluded codes or none: a set intersection (in C) finds
-    them, and only a stratum that holds some is filtered code by code (the codes' hashes
-    computed by the intersection are reused).
-    """
-    drop = excluded.intersection(codes) if excluded else None
-    if not drop:
-        return codes
-    return [code for code in codes if code not in drop]
 
 
 # Rows of the subject table aggregated at a time (SQLite) and pages (PostgreSQL).
@@ -245,6 +286,7 @@ class _Read:
     sql: str
     params: list[Any]
     columns: list[str]  # the stratum of each column
+    bounds: tuple[str | None, str | None] | None = None  # the codes it reads, if a range
 
 
 async def _pool_reads(names: list[str], scope: str, params: list[Any]) -> tuple[list[_Read], bool]:
@@ -260,7 +302,6 @@ async def _pool_reads(names: list[str], scope: str, params: list[Any]) -> tuple[
     its storage order: rowid ranges on SQLite, page ranges on PostgreSQL. On PostgreSQL
     the statements see one state of the directory (``_lock_subjects``).
     """
-    joined = _joined("credit_code")
     if not is_sqlite():
         await _lock_subjects()
     if not scope:
@@ -275,18 +316,21 @@ async def _pool_reads(names: list[str], scope: str, params: list[Any]) -> tuple[
                 bounds += " AND credit_code < ?"
                 values.append(high)
             columns = ", ".join(
-                f"(SELECT {joined} FROM subject WHERE status = 'active' AND {FLAGGED}{bounds})"
-                if name == "flagged"
-                else f"(SELECT {joined} FROM subject WHERE risk_class = '{name}' "
-                f"AND status = 'active' AND NOT {FLAGGED}{bounds})"
+                f"(SELECT {_joined_bytes('credit_code')} FROM subject "
+                + (
+                    f"WHERE status = 'active' AND {FLAGGED}"
+                    if name == "flagged"
+                    else f"WHERE risk_class = '{name}' AND status = 'active' AND NOT {FLAGGED}"
+                )
+                + f"{bounds})"
                 for name in names
             )
-            reads.append(_Read(f"SELECT {columns}", values * len(names), names))
+            reads.append(_Read(f"SELECT {columns}", values * len(names), names, (low, high)))
         return reads, True
     columns = ", ".join(
-        f"{joined} FILTER (WHERE {FLAGGED})"
+        _joined_bytes("credit_code", FLAGGED)
         if name == "flagged"
-        else f"{joined} FILTER (WHERE NOT {FLAGGED} AND risk_class = '{name}')"
+        else _joined_bytes("credit_code", f"NOT {FLAGGED} AND risk_class = '{name}'")
         for name in names
     )
     sql = f"SELECT {columns} FROM subject WHERE status = 'active'{scope}"
@@ -427,22 +471,22 @@ async def _recently_inspected(plan: dict[str, Any], item_codes: list[str]) -> se
 
 
 def quotas(
-    plan: dict[str, Any], items: dict[str, dict[str, Any]], strata: dict[str, list[str]]
+    plan: dict[str, Any], items: dict[str, dict[str, Any]], sizes: Mapping[str, int]
 ) -> dict[str, int]:
     """Fixed count, else plan ratio, else the highest ratio any item asks for, else the rule."""
     counts = decoded(plan["counts"]) or {}
     ratios = decoded(plan["ratios"]) or {}
     out: dict[str, int] = {}
-    for name, pool in strata.items():
+    for name, size in sizes.items():
         if name in counts:
-            out[name] = hashrank.quota_for(len(pool), count=int(counts[name]))
+            out[name] = hashrank.quota_for(size, count=int(counts[name]))
             continue
         ratio = ratios.get(name)
         if ratio is None:
             item_ratios = [(decoded(i["ratios"]) or {}).get(name) for i in items.values()]
             given = [r for r in item_ratios if r is not None]
             ratio = max(given) if given else s.DEFAULT_RATIOS[name]
-        out[name] = hashrank.quota_for(len(pool), ratio=ratio)
+        out[name] = hashrank.quota_for(size, ratio=ratio)
     return out
 
 
@@ -540,7 +584,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         phases.done("plan")
         pool = await subject_pool(plan, items)
         phases.done("pool")
-        quota = quotas(plan, items, pool.strata)
+        quota = quotas(plan, items, pool.sizes)
         inspectors = await inspector_pool(plan)
         secret = bytes.fromhex(plan["secret"])
         digest = pool.digest
@@ -549,9 +593,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
         # The workers rank the pool while what holds for the whole draw is read: who is
         # unavailable.
         selecting = asyncio.ensure_future(
-            ranking.select_ranked(
-                seed, pool.strata, quota, pieces=pool.pieces, inspectors=inspectors
-            )
+            ranking.select_ranked(seed, pool.pieces, quota, inspectors=inspectors)
         )
         try:
             unavailable = await draw_wide_reasons(
@@ -561,10 +603,15 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             selected, heads = await selecting
         strata: list[dict[str, Any]] = []
         order: list[tuple[str, str]] = []
-        for name in sorted(pool.strata):
+        for name in sorted(pool.sizes):
             chosen = selected[name]
             strata.append(
-                {"name": name, "pool": pool.strata[name], "quota": quota[name], "selected": chosen}
+                {
+                    "name": name,
+                    "pool": pool.ids_json(name),
+                    "quota": quota[name],
+                    "selected": chosen,
+                }
             )
             order.extend((name, code) for code in chosen)
         phases.done("select")
@@ -583,7 +630,7 @@ async def draw_plan(*, principal: Principal, plan_id: uuid.UUID, entropy: str = 
             iter(computed) if computed is not None else itertools.repeat(None)
         )
         orders: list[Sequence[int] | None] = []
-        for name in sorted(pool.strata):
+        for name in sorted(pool.sizes):
             orders.extend(heads[name] if name in heads else (next(rest) for _ in selected[name]))
         constraints = hashrank.Constraints(
             team_size=plan["team_size"],

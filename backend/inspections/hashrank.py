@@ -79,6 +79,8 @@ def top_scores(prefix: bytes, pieces: Sequence[bytes], k: int) -> list[tuple[byt
     sha256 = hashlib.sha256
     best: list[tuple[bytes, bytes]] = []
     for piece in pieces:
+        if not piece:
+            continue
         raw = piece.split(b"\n")
         digests = [sha256(prefix + ident).digest() for ident in raw]
         best.extend(heapq.nsmallest(k, zip(digests, raw, strict=True)))

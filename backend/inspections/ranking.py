@@ -157,45 +157,47 @@ def _broken(executor: ProcessPoolExecutor, exc: BaseException) -> None:
 Heads = dict[str, list[Sequence[int]]]
 
 
+def executor_for(work: int) -> ProcessPoolExecutor | None:
+    """The workers, for a draw's part of about ``work`` ids or hashes (None: do it in
+    process, the part being small or there being no workers)."""
+    return _pool() if work >= PARALLEL_FROM else None
+
+
 async def select_ranked(
     seed: bytes,
-    strata: Mapping[str, Sequence[str]],
+    pieces: Mapping[str, Sequence[bytes]],
     quotas: Mapping[str, int],
     *,
-    pieces: Mapping[str, Sequence[bytes]] | None = None,
     inspectors: Sequence[str] | None = None,
 ) -> tuple[dict[str, list[str]], Heads]:
     """``hashrank.select`` of every stratum (the ids with the lowest scores, lowest first)
     and, when ``inspectors`` are given and the workers ranked the draw, the heads of the
     inspector rankings of every selected subject (as ``inspector_orders``), by stratum.
-    Without heads (a small draw, no workers) ``assign`` ranks as it walks. ``pieces``
-    may give each stratum's ids already as newline-separated UTF-8 pieces (any order and
-    size, see ``hashrank.top_scores``), which spares joining them here."""
-    total = sum(len(ids) for ids in strata.values())
-    executor = _pool() if total >= PARALLEL_FROM else None
+    Without heads (a small draw, no workers) ``assign`` ranks as it walks. Each stratum's
+    ids come as newline-separated UTF-8 ``pieces`` (any order and size, see
+    ``hashrank.top_scores``)."""
+    total = sum(piece.count(b"\n") + 1 for parts in pieces.values() for piece in parts if piece)
+    executor = executor_for(total)
     if executor is not None:
-        if pieces is None:
-            pieces = {
-                name: [
-                    "\n".join(ids[start : start + PIECE]).encode("utf-8")
-                    for start in range(0, len(ids), PIECE)
-                ]
-                for name, ids in strata.items()
-            }
         try:
-            ranked = await _select_on(executor, seed, strata, quotas, pieces, total, inspectors)
+            ranked = await _select_on(executor, seed, pieces, quotas, total, inspectors)
         except POOL_FAILURES as exc:
             _broken(executor, exc)
         else:
             _worked(executor)
             return ranked
     selected = {
-        name: hashrank.select(seed, name, ids, quotas[name]) for name, ids in strata.items()
+        name: [
+            ident
+            for _, ident in hashrank.top_scores(
+                hashrank.subject_prefix(seed, name), parts, quotas[name]
+            )
+        ]
+        for name, parts in pieces.items()
     }
     return selected, {}
 
 
-PIECE = 50_000  # ids per piece when the caller gives none
 # Tasks per worker that a draw's hashing is cut into: small enough that the workers end
 # together (a worker idle while the other finishes a large task is time lost), large
 # enough that shipping them costs little.
@@ -206,9 +208,8 @@ MIN_TASK = 20_000  # hashes
 async def _select_on(
     executor: ProcessPoolExecutor,
     seed: bytes,
-    strata: Mapping[str, Sequence[str]],
-    quotas: Mapping[str, int],
     pieces: Mapping[str, Sequence[bytes]],
+    quotas: Mapping[str, int],
     total: int,
     inspectors: Sequence[str] | None,
 ) -> tuple[dict[str, list[str]], Heads]:
@@ -236,7 +237,7 @@ async def _select_on(
             return chosen, None
         return chosen, await _orders_on(loop, executor, seed, chosen, inspectors, task)
 
-    names = list(strata)
+    names = list(pieces)
     # All at once: after a failure no task is left unawaited.
     results = await asyncio.gather(*(one(name) for name in names), return_exceptions=True)
     selected: dict[str, list[str]] = {}

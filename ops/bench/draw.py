@@ -325,14 +325,14 @@ async def hashing_alone(plan_id: uuid.UUID) -> tuple[int, float]:
         items = await service.items_by_code(list(plan["item_codes"]))
         pool = await draws.subject_pool(plan, items)
         inspectors = await draws.inspector_pool(plan)
-    quotas = draws.quotas(plan, items, pool.strata)
+    quotas = draws.quotas(plan, items, pool.sizes)
     hashes = pool.size + sum(quotas.values()) * len(inspectors)
     times = []
     for n in range(DRAWS):
         seed = bytes([n]) * 32
         t0 = time.perf_counter()
         selected, heads = await ranking.select_ranked(
-            seed, pool.strata, quotas, pieces=pool.pieces, inspectors=inspectors
+            seed, pool.pieces, quotas, inspectors=inspectors
         )
         # Teams the workers did not rank (a draw too small for them): ranked here.
         missing = [code for name, codes in selected.items() if name not in heads for code in codes]

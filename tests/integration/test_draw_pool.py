@@ -8,6 +8,7 @@ import asyncio
 import random
 from typing import Any
 
+import msgspec
 import pytest
 
 from backend.core import clock
@@ -88,7 +89,7 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
         want = expected(units)
         if plan["scope_risk_classes"]:
             want = {k: v for k, v in want.items() if k in plan["scope_risk_classes"]}
-        assert pool.strata == want
+        assert _strata(pool) == want
         assert pool.size == sum(len(codes) for codes in want.values())
         assert pool.digest == hashrank.pool_digest(c for codes in want.values() for c in codes)
         for name, codes in want.items():
@@ -109,7 +110,7 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
         pool = await draws.subject_pool(_plan(world.county), items)
     monkeypatch.setattr(draws, "_code_ranges", ranges)
     want = expected(both)
-    assert pool.strata == want
+    assert _strata(pool) == want
     assert pool.digest == hashrank.pool_digest(c for codes in want.values() for c in codes)
     # A county-wide plan reads ranges of codes from the partial indexes.
     assert ordered and len(reads) > 1
@@ -168,7 +169,7 @@ async def test_the_pool_is_read_while_nobody_else_writes_subjects(engine, db, mo
             # Two bulk reads at once on the transaction's connection are refused, not mixed.
             with pytest.raises(RuntimeError, match="one bulk read at a time"):
                 await asyncio.gather(fetch_rows("SELECT 1"), fetch_rows("SELECT 2"))
-        assert pool.strata == {"A": [code]}
+        assert _strata(pool) == {"A": [code]}
         return
 
     import asyncpg
@@ -195,7 +196,7 @@ async def test_the_pool_is_read_while_nobody_else_writes_subjects(engine, db, mo
             pool = await draws.subject_pool(plan, items)
             # The draw's own wait applied to its lock only.
             assert (await fetch_rows("SELECT current_setting('lock_timeout')"))[0][0] == "7s"
-        assert pool.strata == {"A": [code]}
+        assert _strata(pool) == {"A": [code]}
     finally:
         await other.close()
 
@@ -278,7 +279,7 @@ async def test_the_window_counts_results_of_tasks_that_were_not_cancelled(engine
             results,
         )
         pool = await draws.subject_pool(_plan(world.county), {item.code: {"subject_types": []}})
-    assert pool.strata == {"A": sorted(codes[1:])}
+    assert _strata(pool) == {"A": sorted(codes[1:])}
     assert pool.excluded == 1
 
 
@@ -286,11 +287,32 @@ def test_the_pool_digest_is_hashed_read_by_read_when_reads_come_in_order() -> No
     codes = sorted(f"91320281{n:010d}" for n in random.Random(3).sample(range(10**9), 500))
     digest = draws._DigestInOrder()
     for start in range(0, 500, 100):
-        part = codes[start : start + 100]
-        digest.add([part[1::2], [], part[::2]])  # a read: sorted runs of several strata
+        # A read: its strata in code order, less one excluded code, merged.
+        texts = ["\n".join(codes[start : start + 100][k::2]).encode() for k in (1, 0)] + [None]
+        pieces, counts, merged = draws._filter_read(texts, {codes[start + 7].encode()}, merge=True)
+        assert counts == [49, 50, 0]  # the excluded code was at an odd place
+        assert pieces[2] == b""
+        digest.add(merged)
     assert digest.in_order
-    assert digest.hexdigest() == hashrank.pool_digest(codes)
+    kept = [c for n, c in enumerate(codes) if n % 100 != 7]
+    assert digest.hexdigest() == hashrank.pool_digest(kept)
     late = draws._DigestInOrder()
-    late.add([codes[100:200]])
-    late.add([codes[:100]])
+    late.add("\n".join(codes[100:200]).encode())
+    late.add("\n".join(codes[:100]).encode())
     assert not late.in_order
+
+
+def _strata(pool: draws.Pool) -> dict[str, list[str]]:
+    """The pool's ids by stratum, as the public record lists them."""
+    listed = {name: msgspec.json.decode(pool.ids_json(name)) for name in sorted(pool.sizes)}
+    assert listed == {name: pool.ids(name) for name in sorted(pool.sizes)}
+    assert {name: len(ids) for name, ids in listed.items()} == pool.sizes
+    return listed
+
+
+def test_a_stratum_is_listed_in_json_as_msgspec_would_write_it() -> None:
+    for ids in (["91320281000000001X", "91320281000000002Y"], ["中文", 'quo"te', "back\\slash"]):
+        pieces = ["\n".join(ids[:1]).encode(), "\n".join(ids[1:]).encode()]
+        pool = draws.Pool(sizes={"A": len(ids)}, pieces={"A": pieces}, digest="", excluded=0)
+        assert bytes(pool.ids_json("A")) == msgspec.json.encode(ids)
+        assert pool.ids("A") == ids

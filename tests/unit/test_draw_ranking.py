@@ -22,8 +22,12 @@ def workers(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     ranking._failures = 0
 
 
-async def _select(seed, strata, quotas, **kwargs):  # type: ignore[no-untyped-def]
-    return (await ranking.select_ranked(seed, strata, quotas, **kwargs))[0]
+def _pieces(strata: dict[str, list[str]]) -> dict[str, list[bytes]]:
+    return {name: ["\n".join(ids).encode()] if ids else [] for name, ids in strata.items()}
+
+
+async def _select(seed, strata, quotas, pieces=None, **kwargs):  # type: ignore[no-untyped-def]
+    return (await ranking.select_ranked(seed, pieces or _pieces(strata), quotas, **kwargs))[0]
 
 
 def _pool(seed: int) -> dict[str, list[str]]:
@@ -143,7 +147,7 @@ ranking.PARALLEL_FROM = 1
 
 async def main():
     seed = b"s" * 32
-    await ranking.select_ranked(seed, {{"A": ["a", "b", "c"], "B": ["d", "e"]}}, {{"A": 1, "B": 1}})
+    await ranking.select_ranked(seed, {{"A": [b"a\\nb\\nc"], "B": [b"d\\ne"]}}, {{"A": 1, "B": 1}})
     pids = [p.pid for p in ranking._executor._processes.values()]
     print(" ".join(map(str, pids)), flush=True)
     time.sleep(600)
@@ -243,9 +247,7 @@ async def test_every_stratum_comes_with_its_teams_heads(workers, monkeypatch) ->
     ranking._pool()
     monkeypatch.setattr(ranking, "MIN_TASK", 100)
     monkeypatch.setattr(ranking, "TASKS_PER_WORKER", 30)
-    selected, heads = await ranking.select_ranked(
-        seed, strata, quotas, pieces=pieces, inspectors=inspectors
-    )
+    selected, heads = await ranking.select_ranked(seed, pieces, quotas, inspectors=inspectors)
     assert selected == {n: hashrank.select(seed, n, ids, 9) for n, ids in strata.items()}
     assert set(heads) == set(strata)
     for name, rows in heads.items():
