@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -102,13 +101,14 @@ class Pool:
         ``msgspec.json.encode(self.ids(name))`` writes, without making a million strings)
         unless an id holds a character JSON escapes."""
         joined = b"\n".join(self.pieces[name])
-        if _ESCAPED_IN_JSON.search(joined):
+        if joined.translate(None, _PLAIN_IN_JSON):  # some byte that JSON escapes
             return msgspec.Raw(msgspec.json.encode(self.ids(name)))
         return msgspec.Raw(b'["' + joined.replace(b"\n", b'","') + b'"]')
 
 
-# What a JSON string escapes, but for the newline that separates the ids.
-_ESCAPED_IN_JSON = re.compile(rb'["\\\x00-\x09\x0b-\x1f]')
+# The bytes a JSON string holds as they are (UTF-8 included), and the newline that
+# separates the ids.
+_PLAIN_IN_JSON = bytes(c for c in range(0x20, 0x100) if c not in b'"\\') + b"\n"
 
 
 async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
@@ -119,11 +119,6 @@ async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
     for r in rows:
         out |= await orgs.org_ids_under(r["path"])
     return sorted(out)
-
-
-def _joined(column: str) -> str:
-    """The aggregate that joins ``column`` of all rows into one newline-separated text."""
-    return f"group_concat({column}, char(10))" if is_sqlite() else f"string_agg({column}, chr(10))"
 
 
 def _joined_bytes(column: str, where: str = "") -> str:
@@ -168,11 +163,10 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
             params.extend(values)
 
     reads, ordered = await _pool_reads(names, scope, params)
-    recent = await _recently_inspected(plan, list(items))
+    excluded = await _recently_inspected(plan, list(items))
     pending = asyncio.ensure_future(fetch_rows(reads[0].sql, reads[0].params))
-    await asyncio.sleep(0)  # the first read is sent before the window's codes are sorted
-    excluded = sorted(recent)
-    everywhere = {code.encode("utf-8") for code in excluded}
+    await asyncio.sleep(0)
+    everywhere = set(excluded) if not ordered else set()
     pieces: dict[str, list[bytes]] = {name: [] for name in names}
     sizes = dict.fromkeys(names, 0)
     digest = _DigestInOrder() if ordered else None
@@ -209,7 +203,7 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
             everything.extend(codes)
         everything.sort()
         pool_digest = hashlib.sha256(b"\n".join(everything)).hexdigest()
-    return Pool(sizes=sizes, pieces=pieces, digest=pool_digest, excluded=len(recent))
+    return Pool(sizes=sizes, pieces=pieces, digest=pool_digest, excluded=len(excluded))
 
 
 def _filter_read(
@@ -242,11 +236,11 @@ def _filter_read(
     return pieces, counts, b"\n".join(merged)
 
 
-def _within(excluded: list[str], low: str | None, high: str | None) -> set[bytes]:
+def _within(excluded: list[bytes], low: str | None, high: str | None) -> set[bytes]:
     """The codes of ``excluded`` (sorted) in the range [low, high)."""
-    start = 0 if low is None else bisect.bisect_left(excluded, low)
-    end = len(excluded) if high is None else bisect.bisect_left(excluded, high)
-    return {code.encode("utf-8") for code in excluded[start:end]}
+    start = 0 if low is None else bisect.bisect_left(excluded, low.encode("utf-8"))
+    end = len(excluded) if high is None else bisect.bisect_left(excluded, high.encode("utf-8"))
+    return set(excluded[start:end])
 
 
 class _DigestInOrder:
@@ -451,23 +445,30 @@ async def _lock_subjects() -> None:
     await fetch_rows("SELECT set_config('lock_timeout', ?, true)", [configured])
 
 
-async def _recently_inspected(plan: dict[str, Any], item_codes: list[str]) -> set[str]:
-    """Subjects with a result for one of the plan's items inside the no-repeat window."""
+async def _recently_inspected(plan: dict[str, Any], item_codes: list[str]) -> list[bytes]:
+    """Subjects with a result for one of the plan's items inside the no-repeat window:
+    their codes as UTF-8 bytes (as the pool is read), once each, in code order."""
     cutoff = clock.local_today() - dt.timedelta(days=plan["exclusion_days"])
     # Cancelled tasks are left out without a join: the database reads the short list of
     # cancelled task ids once (SQLite: a list; PostgreSQL: a hashed subplan) and checks
     # each result against it. (``NOT EXISTS`` made PostgreSQL probe the task table once
     # per result: 0.28 s for 100,000 results in the window.) Every result is created with
-    # its task; one without would not count.
+    # its task; one without would not count. The codes come in order, which makes
+    # sorting them a check.
     not_cancelled = "r.task NOT IN (SELECT id FROM inspection_task WHERE status = 'cancelled')"
     recent = (
         await fetch_rows(
-            f"SELECT {_joined('r.subject_code')} FROM inspection_result r "
-            f"WHERE r.item_code IN {_in(item_codes)} AND r.drawn_on >= ? AND {not_cancelled}",
+            f"SELECT {_joined_bytes('code')} FROM (SELECT r.subject_code AS code "
+            f"FROM inspection_result r WHERE r.item_code IN {_in(item_codes)} "
+            f"AND r.drawn_on >= ? AND {not_cancelled} ORDER BY r.subject_code) AS recent",
             [*item_codes, cutoff],
         )
     )[0][0]
-    return set(recent.split("\n")) if recent else set()
+    if not recent:
+        return []
+    codes = list(dict.fromkeys(recent.split(b"\n")))
+    codes.sort()  # a check: in order already
+    return codes
 
 
 def quotas(

@@ -68,8 +68,8 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
     # directory): they are left out of every stratum.
     recent = {r[0] for r in rng.sample(rows, 300)} | {credit_code.complete("91320281999999999")}
 
-    async def recently_inspected(*_: Any) -> set[str]:
-        return set(recent)
+    async def recently_inspected(*_: Any) -> list[bytes]:
+        return sorted(code.encode() for code in recent)
 
     monkeypatch.setattr(draws, "_recently_inspected", recently_inspected)
     # Small slices and ranges: the table is read in several parts.
@@ -264,8 +264,13 @@ async def test_the_window_counts_results_of_tasks_that_were_not_cancelled(engine
         )
         drawn_on = today - dt.timedelta(days=30)
         tasks, results = [], []
-        # codes[0]: inspected 30 days ago; codes[1]: its task was cancelled; codes[2]: never.
-        for code, status in ((codes[0], "completed"), (codes[1], "cancelled")):
+        # codes[0]: inspected twice within the window (it counts once); codes[1]: its task
+        # was cancelled; codes[2]: never inspected.
+        for code, status in (
+            (codes[0], "completed"),
+            (codes[0], "completed"),
+            (codes[1], "cancelled"),
+        ):
             task = uuid.uuid4()
             tasks.append(
                 (task, prior.id, draw_id, uuid.UUID(str(ids[code])), code, world.town_a, "A",
