@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from backend.inspections import credit_code
 from backend.inspections import schemas as s
 from backend.inspections.tables import Subject
 from backend.orgs.tables import Grid, OrgUnit
+
+log = logging.getLogger("fieldcase.inspections.subjects")
 
 # Progress callbacks get (phase, rows done, rows in total or 0 if unknown).
 Progress = Callable[[str, int, int], None]
@@ -416,10 +419,15 @@ async def after_import(written: int) -> None:
     visible: the pages an import has just written, until autovacuum comes by. Vacuuming
     at once (a second or two for a million rows, outside the import's transaction)
     keeps the first draw after an import as fast as the next ones, and the planner's
-    statistics current.
+    statistics current. It is upkeep: it does not wait for a table someone else is
+    maintaining (``SKIP_LOCKED``), and if it fails the import stands and is reported.
     """
-    if written and not is_sqlite():
-        await current_engine().run_ddl("VACUUM (ANALYZE) subject")
+    if not written or is_sqlite():
+        return
+    try:
+        await current_engine().run_ddl("VACUUM (ANALYZE, SKIP_LOCKED) subject")
+    except Exception as exc:  # the import has committed: report it as done all the same
+        log.warning("vacuum after the subject import failed (%s); autovacuum will do it", exc)
 
 
 # SQLite's page cache for one import transaction (KiB): the subject indexes of a million
