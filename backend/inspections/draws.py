@@ -743,12 +743,12 @@ async def _create_tasks(
     codes = [code for _, code in order]
     subjects: dict[str, tuple[Any, Any]] = {}
     for start in range(0, len(codes), INSERT_CHUNK):
-        rows = (
-            await Subject.select(Subject.id, Subject.credit_code, Subject.org_unit)
-            .where(Subject.credit_code.is_in(codes[start : start + INSERT_CHUNK]))
-            .run()
+        chunk = codes[start : start + INSERT_CHUNK]
+        rows = await fetch_rows(
+            f"SELECT credit_code, id, org_unit FROM subject WHERE credit_code IN {_in(chunk)}",
+            chunk,
         )
-        subjects.update({r["credit_code"]: (r["id"], r["org_unit"]) for r in rows})
+        subjects.update({code: (subject_id, unit) for code, subject_id, unit in rows})
     tasks: list[tuple[Any, ...]] = []
     members: list[tuple[Any, ...]] = []
     results: list[tuple[Any, ...]] = []
