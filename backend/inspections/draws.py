@@ -122,8 +122,9 @@ async def _subtree_ids(unit_ids: Sequence[Any]) -> list[uuid.UUID]:
 
 
 def _joined_bytes(column: str, where: str = "") -> str:
-    """``_joined`` (of the rows that satisfy ``where``, if given) as UTF-8 bytes: the
-    driver hands them over as they are, without decoding a string."""
+    """The aggregate that joins ``column`` of all rows (that satisfy ``where``, if given)
+    into one newline-separated text, as UTF-8 bytes: the driver hands them over as they
+    are, without decoding a string."""
     if is_sqlite():
         aggregate = f"group_concat({column}, char(10))"
         return f"CAST({aggregate}{f' FILTER (WHERE {where})' if where else ''} AS BLOB)"
@@ -164,58 +165,99 @@ async def subject_pool(plan: dict[str, Any], items: dict[str, dict[str, Any]]) -
 
     reads, ordered = await _pool_reads(names, scope, params)
     excluded = await _recently_inspected(plan, list(items))
-    pending = asyncio.ensure_future(fetch_rows(reads[0].sql, reads[0].params))
-    await asyncio.sleep(0)
-    everywhere = set(excluded) if not ordered else set()
     pieces: dict[str, list[bytes]] = {name: [] for name in names}
     sizes = dict.fromkeys(names, 0)
+    left_out: set[bytes] = set()  # codes of the pool that the window left out
     digest = _DigestInOrder() if ordered else None
+    # Whether every range's codes lay within its bounds as Python orders codes (a column
+    # collation that orders them otherwise would put codes where the window's codes of
+    # the range, and the digest's order, do not expect them).
+    in_bounds = True
+    pending = asyncio.ensure_future(fetch_rows(reads[0].sql, reads[0].params))
     try:
+        await asyncio.sleep(0)  # the first read is sent before the window's codes are set
+        everywhere = set(excluded) if not ordered else set()
         for n, read in enumerate(reads):
             texts = (await pending)[0]
             if n + 1 < len(reads):
                 pending = asyncio.ensure_future(fetch_rows(reads[n + 1].sql, reads[n + 1].params))
                 await asyncio.sleep(0)  # the next read is sent before this one is worked on
             window = everywhere if read.bounds is None else _within(excluded, *read.bounds)
-            kept, counts, merged = _filter_read(texts, window, merge=digest is not None)
-            for name, piece, count in zip(read.columns, kept, counts, strict=True):
+            part = _filter_read(texts, window, merge=digest is not None)
+            if read.bounds is not None and not part.within(*read.bounds):
+                in_bounds = False
+            for name, piece, count in zip(read.columns, part.pieces, part.counts, strict=True):
                 if count:
                     pieces[name].append(piece)
                     sizes[name] += count
+            left_out |= part.dropped
             if digest is not None:
-                digest.add(merged)
+                digest.add(part.merged)
     except BaseException:
         # The transaction rolls back after the statement in flight, not during it.
         await asyncio.gather(pending, return_exceptions=True)
         raise
-    sizes = {name: count for name, count in sizes.items() if count}
-    pieces = {name: pieces[name] for name in sizes}
-    if digest is not None and digest.in_order:
+    if digest is not None and in_bounds and digest.in_order:
         pool_digest = digest.hexdigest()
     else:
-        # Reads in storage order (or in an order of the database's collation that is not
-        # Python's): each stratum is sorted whole, and the whole pool digested at once.
+        # Reads in storage order, or ranges that the database's collation filled otherwise
+        # than Python orders codes (they may overlap, and a range's codes may fall outside
+        # the window's codes it was checked against): each stratum is made a set again,
+        # the whole window left out, sorted whole, and the whole pool digested at once.
+        drop = set(excluded) if ordered else set()
         everything: list[bytes] = []
-        for name in sizes:
-            codes = b"\n".join(pieces[name]).split(b"\n")
-            codes.sort()
-            pieces[name] = [b"\n".join(codes)]
-            everything.extend(codes)
+        for name in names:
+            codes = b"\n".join(pieces[name]).split(b"\n") if pieces[name] else []
+            if ordered:  # slices of storage order neither overlap nor miss the window
+                unique = set(codes)
+                left_out |= unique & drop
+                codes = list(unique - drop)
+            kept = sorted(codes)
+            pieces[name] = [b"\n".join(kept)] if kept else []
+            sizes[name] = len(kept)
+            everything.extend(kept)
         everything.sort()
         pool_digest = hashlib.sha256(b"\n".join(everything)).hexdigest()
-    return Pool(sizes=sizes, pieces=pieces, digest=pool_digest, excluded=len(excluded))
+    sizes = {name: count for name, count in sizes.items() if count}
+    return Pool(
+        sizes=sizes,
+        pieces={name: pieces[name] for name in sizes},
+        digest=pool_digest,
+        excluded=len(left_out),
+    )
 
 
-def _filter_read(
-    texts: Sequence[bytes | None], drop: set[bytes], *, merge: bool
-) -> tuple[list[bytes], list[int], bytes]:
+@dataclass
+class _Part:
+    """One read of the pool, made ready (see ``_filter_read``)."""
+
+    pieces: list[bytes]  # each column's codes kept, in code order, newline-separated
+    counts: list[int]  # how many each column kept
+    dropped: set[bytes]  # the codes left out
+    merged: bytes  # the codes kept of all columns, in code order (if asked for)
+    lowest: bytes | None  # the lowest and highest code the read returned
+    highest: bytes | None
+
+    def within(self, low: str | None, high: str | None) -> bool:
+        """Whether every code read lies in [low, high) as Python orders codes."""
+        if self.lowest is None or self.highest is None:
+            return True
+        return (low is None or self.lowest >= low.encode("utf-8")) and (
+            high is None or self.highest < high.encode("utf-8")
+        )
+
+
+def _filter_read(texts: Sequence[bytes | None], drop: set[bytes], *, merge: bool) -> _Part:
     """Each column of a read (a stratum's codes, newline-separated UTF-8) in code order,
-    less the codes in ``drop``; how many codes each keeps; and if ``merge``, the kept
-    codes of all columns merged in code order (what the pool digest hashes of this
-    read). Bytes sort as their text does (UTF-8 keeps code point order)."""
+    less the codes in ``drop``; and if ``merge``, the kept codes of all columns merged in
+    code order (what the pool digest hashes of this read). Bytes sort as their text does
+    (UTF-8 keeps code point order)."""
     pieces: list[bytes] = []
     counts: list[int] = []
     runs: list[list[bytes]] = []
+    dropped: set[bytes] = set()
+    lowest: bytes | None = None
+    highest: bytes | None = None
     for text in texts:
         if not text:
             pieces.append(b"")
@@ -223,17 +265,21 @@ def _filter_read(
             continue
         codes = text.split(b"\n")
         codes.sort()  # in code order already when read from an index
+        lowest = codes[0] if lowest is None else min(lowest, codes[0])
+        highest = codes[-1] if highest is None else max(highest, codes[-1])
         hits = drop.intersection(codes) if drop else None
         if hits:
             codes = [code for code in codes if code not in hits]
+            dropped |= hits
         pieces.append(b"\n".join(codes))
         counts.append(len(codes))
         runs.append(codes)
-    if not merge:
-        return pieces, counts, b""
-    merged = list(itertools.chain.from_iterable(runs))
-    merged.sort()  # a merge of sorted runs
-    return pieces, counts, b"\n".join(merged)
+    merged = b""
+    if merge:
+        ordered = list(itertools.chain.from_iterable(runs))
+        ordered.sort()  # a merge of sorted runs
+        merged = b"\n".join(ordered)
+    return _Part(pieces, counts, dropped, merged, lowest, highest)
 
 
 def _within(excluded: list[bytes], low: str | None, high: str | None) -> set[bytes]:

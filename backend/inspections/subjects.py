@@ -424,9 +424,18 @@ async def after_import(written: int) -> None:
     """
     if not written or is_sqlite():
         return
+    engine = current_engine()
+    if engine.current_transaction.get() is not None:
+        # Called inside a caller's transaction: VACUUM cannot run there (and would abort
+        # it); the import is not committed yet, and autovacuum will come by.
+        log.info("subject import inside a transaction: the vacuum after it is left out")
+        return
+    import asyncpg
+
     try:
-        await current_engine().run_ddl("VACUUM (ANALYZE, SKIP_LOCKED) subject")
-    except Exception as exc:  # the import has committed: report it as done all the same
+        await engine.run_ddl("VACUUM (ANALYZE, SKIP_LOCKED) subject")
+    except (asyncpg.PostgresError, OSError) as exc:
+        # The import has committed: it is reported as done all the same.
         log.warning("vacuum after the subject import failed (%s); autovacuum will do it", exc)
 
 

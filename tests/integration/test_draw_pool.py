@@ -57,10 +57,12 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
     async with write_tx():
         await subjects.upsert_rows(rows, clock.now())
 
-    def expected(units: set[str]) -> dict[str, list[str]]:
+    def expected(units: set[str], left_out: bool = False) -> dict[str, list[str]]:
+        """The strata of active subjects in ``units``: those not recently inspected, or
+        (``left_out``) those that were."""
         out: dict[str, list[str]] = {}
         for code, *_, unit, _grid, risk, abnormal, serious, status in rows:
-            if status == "active" and unit in units and code not in recent:
+            if status == "active" and unit in units and (code in recent) == left_out:
                 out.setdefault("flagged" if abnormal or serious else risk, []).append(code)
         return {name: sorted(codes) for name, codes in sorted(out.items())}
 
@@ -78,6 +80,8 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
     monkeypatch.setattr(draws, "SLICE_PAGES", 3)
     items = {"X-1": {"subject_types": []}}
     both = {str(world.town_a), str(world.town_b)}
+    async with write_tx():
+        assert len(await draws._slices()) > 1  # scoped plans read several slices
     for plan, units in (
         (_plan(world.county), both),
         (_plan(world.county, scope_org_unit_ids=[world.town_a]), {str(world.town_a)}),
@@ -87,8 +91,10 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
             pool = await draws.subject_pool(plan, items)
             reads, ordered = await draws._pool_reads(["A"], "", [])
         want = expected(units)
+        gone = expected(units, left_out=True)
         if plan["scope_risk_classes"]:
             want = {k: v for k, v in want.items() if k in plan["scope_risk_classes"]}
+            gone = {k: v for k, v in gone.items() if k in plan["scope_risk_classes"]}
         assert _strata(pool) == want
         assert pool.size == sum(len(codes) for codes in want.values())
         assert pool.digest == hashrank.pool_digest(c for codes in want.values() for c in codes)
@@ -97,9 +103,10 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
             assert sorted(joined) == codes
         wanted = set(plan["scope_risk_classes"] or hashrank.STRATA)
         assert set(want) >= {"A", "B", "flagged"} & wanted  # every kind of stratum was seen
-        assert pool.excluded == len(recent)
-    # Reads that do not come in code order (as with a collation that orders codes
-    # otherwise than Python) are noticed, and the pool is sorted and digested whole.
+        # Counted: the subjects of the plan's pool that the window left out.
+        assert pool.excluded == sum(len(codes) for codes in gone.values()) > 0
+    # Ranges that do not come in code order are noticed, and the pool is sorted and
+    # digested whole (a collation that orders codes otherwise: the next test).
     ranges = draws._code_ranges
 
     async def reversed_ranges() -> list[tuple[str | None, str | None]]:
@@ -119,7 +126,6 @@ async def test_pool_reads_agree_with_the_subject_rows(engine, monkeypatch) -> No
             plan_rows = await fetch_rows("EXPLAIN QUERY PLAN " + reads[1].sql, reads[1].params)
             assert "COVERING INDEX subject_stratum" in " ".join(str(r[-1]) for r in plan_rows)
         else:
-            assert len(await draws._slices()) > 1
             # The statement matches the partial index (a table this small is read whole
             # unless the planner is told not to).
             await fetch_rows("SET LOCAL enable_seqscan = off")
@@ -294,10 +300,13 @@ def test_the_pool_digest_is_hashed_read_by_read_when_reads_come_in_order() -> No
     for start in range(0, 500, 100):
         # A read: its strata in code order, less one excluded code, merged.
         texts = ["\n".join(codes[start : start + 100][k::2]).encode() for k in (1, 0)] + [None]
-        pieces, counts, merged = draws._filter_read(texts, {codes[start + 7].encode()}, merge=True)
-        assert counts == [49, 50, 0]  # the excluded code was at an odd place
-        assert pieces[2] == b""
-        digest.add(merged)
+        part = draws._filter_read(texts, {codes[start + 7].encode()}, merge=True)
+        assert part.counts == [49, 50, 0]  # the excluded code was at an odd place
+        assert part.pieces[2] == b"" and part.dropped == {codes[start + 7].encode()}
+        assert (part.lowest, part.highest) == (codes[start].encode(), codes[start + 99].encode())
+        assert part.within(codes[start], codes[start + 100] if start < 400 else None)
+        assert not part.within(codes[start + 1], None)
+        digest.add(part.merged)
     assert digest.in_order
     kept = [c for n, c in enumerate(codes) if n % 100 != 7]
     assert digest.hexdigest() == hashrank.pool_digest(kept)
@@ -321,3 +330,86 @@ def test_a_stratum_is_listed_in_json_as_msgspec_would_write_it() -> None:
         pool = draws.Pool(sizes={"A": len(ids)}, pieces={"A": pieces}, digest="", excluded=0)
         assert bytes(pool.ids_json("A")) == msgspec.json.encode(ids)
         assert pool.ids("A") == ids
+
+
+async def _random_directory(world: Any, rng: random.Random, count: int) -> list[tuple[Any, ...]]:
+    """``count`` subjects with random valid codes (any characters of the code alphabet)."""
+    rows = []
+    for n in range(count):
+        code = credit_code.complete("".join(rng.choice(credit_code.ALPHABET) for _ in range(17)))
+        rows.append(
+            (code, f"主体{n}", "enterprise", "餐饮", "", None, None,
+             str(rng.choice([world.town_a, world.town_b])), "", rng.choice("ABCD"),
+             rng.random() < 0.05, rng.random() < 0.03,
+             "active" if rng.random() < 0.9 else "deregistered")
+        )  # fmt: skip
+    rows = list({r[0]: r for r in rows}.values())
+    async with write_tx():
+        await subjects.upsert_rows(rows, clock.now())
+    return rows
+
+
+def _active_strata(rows: list[tuple[Any, ...]], recent: set[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for code, *_, _unit, _grid, risk, abnormal, serious, status in rows:
+        if status == "active" and code not in recent:
+            out.setdefault("flagged" if abnormal or serious else risk, []).append(code)
+    return {name: sorted(codes) for name, codes in sorted(out.items())}
+
+
+async def test_window_codes_at_the_bounds_of_the_ranges(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    world = await build_world()
+    rows = await _random_directory(world, random.Random(11), 2000)
+    monkeypatch.setattr(draws, "RANGE_ROWS", 150)
+    async with write_tx():
+        ranges = await draws._code_ranges()
+    assert len(ranges) > 3
+    bounds = {b for r in ranges for b in r if b is not None}
+    items = {"X-1": {"subject_types": []}}
+    for recent in (
+        bounds,  # exactly the ranges' bounds
+        {r[0] for r in rows},  # everything
+        set(),  # nothing
+        {r[0] for r in rows if r[9] == "A"},  # a whole risk class
+    ):
+
+        async def recently(*_: Any, recent: set[str] = recent) -> list[bytes]:
+            return sorted(c.encode() for c in recent)
+
+        monkeypatch.setattr(draws, "_recently_inspected", recently)
+        async with write_tx():
+            pool = await draws.subject_pool(_plan(world.county), items)
+        want = _active_strata(rows, recent)
+        assert {name: pool.ids(name) for name in sorted(pool.sizes)} == want
+        assert pool.digest == hashrank.pool_digest(c for codes in want.values() for c in codes)
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)  # SQLite compares bytes
+async def test_a_collation_that_orders_codes_otherwise_than_python(db, engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """With the codes in a collation that compares digits as numbers, the database fills
+    the ranges otherwise than Python orders codes: ranges overlap and the window's codes
+    of a range are not the ones in it. The draw notices and fixes the pool whole."""
+    world = await build_world()
+    rng = random.Random(5)
+    rows = await _random_directory(world, rng, 2000)
+    async with write_tx():
+        await fetch_rows(
+            "CREATE COLLATION IF NOT EXISTS numeric_order (provider = icu, locale = 'en-u-kn-true')"
+        )
+        await fetch_rows(
+            "ALTER TABLE subject ALTER COLUMN credit_code TYPE varchar(18) COLLATE numeric_order"
+        )
+        await fetch_rows("ANALYZE subject")
+    monkeypatch.setattr(draws, "RANGE_ROWS", 150)
+    recent = {r[0] for r in rng.sample(rows, 400)}
+
+    async def recently(*_: Any) -> list[bytes]:
+        return sorted(c.encode() for c in recent)
+
+    monkeypatch.setattr(draws, "_recently_inspected", recently)
+    async with write_tx():
+        pool = await draws.subject_pool(_plan(world.county), {"X-1": {"subject_types": []}})
+    want = _active_strata(rows, recent)
+    assert {name: pool.ids(name) for name in sorted(pool.sizes)} == want
+    assert pool.digest == hashrank.pool_digest(c for codes in want.values() for c in codes)
+    assert pool.excluded == len({r[0] for r in rows if r[-1] == "active"} & recent)

@@ -218,3 +218,16 @@ async def test_an_import_does_not_wait_for_the_vacuum_after_it(db, engine, tmp_p
         visible = await fetch_rows("SELECT relallvisible FROM pg_class WHERE relname = 'subject'")
     assert visible[0][0] == 0  # the vacuum was skipped, not waited for
     assert await Subject.count().where(Subject.credit_code == code(7)).run() == 1
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)  # SQLite does not vacuum
+async def test_an_import_inside_a_callers_transaction_commits_with_it(db, engine, tmp_path):
+    """No vacuum inside a transaction (PostgreSQL would refuse it and abort the
+    transaction, losing the import): the import commits with its caller's transaction."""
+    await build_world()
+    path = tmp_path / "subjects.csv"
+    path.write_text(HEADER + f"{code(8)},丁公司,enterprise,餐饮,C-A,,B,0,,\n", encoding="utf-8")
+    async with write_tx():
+        report = await subjects.import_subjects(principal=system_principal("test"), path=path)
+        assert report.applied and report.inserted == 1
+    assert await Subject.count().where(Subject.credit_code == code(8)).run() == 1
