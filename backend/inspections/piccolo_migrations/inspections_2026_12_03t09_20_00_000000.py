@@ -3,8 +3,10 @@
 Active subjects that are on neither list, by risk class then credit code; and active
 subjects on the abnormal or serious-violation list, by credit code. A draw over the
 whole county reads each stratum from them (about a quarter of the table's bytes, already
-in code order) instead of going through the table. PostgreSQL keeps reading the table
-(its index-only scans depend on the visibility map, which a fresh import has not set).
+in code order) instead of going through the table. PostgreSQL kept reading the table
+here (its index-only scans depend on the visibility map, which a fresh import has not
+set); it has its own since ``inspections_2026_12_03t11_04_18_073914``, with a vacuum after
+each import.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
