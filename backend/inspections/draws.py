@@ -389,9 +389,7 @@ async def _code_ranges() -> list[tuple[str | None, str | None]]:
     (from a sample: the ranges need not be even, only cover every code exactly once),
     the first and last open-ended."""
     if is_sqlite():
-        low = (await fetch_rows("SELECT min(rowid) FROM subject"))[0][0]
-        high = (await fetch_rows("SELECT max(rowid) FROM subject"))[0][0]
-        rows = 0 if low is None else high - low + 1
+        low, rows = await _rowid_span()
         count = min(MAX_SLICES, max(1, -(-rows // RANGE_ROWS)))
         if count == 1:
             return [(None, None)]
@@ -425,18 +423,25 @@ async def _code_ranges() -> list[tuple[str | None, str | None]]:
     return list(itertools.pairwise(edges))
 
 
+async def _rowid_span() -> tuple[int, int]:
+    """The subject table's lowest rowid and how many rowids lie from it to the highest
+    (SQLite; 0 rows for an empty table)."""
+    # Two statements: SQLite reads min() or max() alone from the b-tree's edge, but scans
+    # the whole table for both at once.
+    low = (await fetch_rows("SELECT min(rowid) FROM subject"))[0][0]
+    high = (await fetch_rows("SELECT max(rowid) FROM subject"))[0][0]
+    return (0, 0) if low is None else (low, high - low + 1)
+
+
 async def _slices() -> list[str]:
     """``AND`` clauses that cut the subject table into slices of its storage order."""
     literal: Callable[[int], str]
     if is_sqlite():
-        # Two statements: SQLite reads min() or max() alone from the b-tree's edge, but
-        # scans the whole table for both at once.
-        low = (await fetch_rows("SELECT min(rowid) FROM subject"))[0][0]
-        high = (await fetch_rows("SELECT max(rowid) FROM subject"))[0][0]
-        if low is None:
+        low, rows = await _rowid_span()
+        if not rows:
             return [""]
-        count = min(MAX_SLICES, max(1, -(-(high - low + 1) // SLICE_ROWS)))
-        step = -(-(high - low + 1) // count)
+        count = min(MAX_SLICES, max(1, -(-rows // SLICE_ROWS)))
+        step = -(-rows // count)
         bounds = [low + k * step for k in range(1, count)]
         column, literal = "rowid", str
     else:

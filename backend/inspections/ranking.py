@@ -205,6 +205,11 @@ TASKS_PER_WORKER = 8
 MIN_TASK = 20_000  # hashes
 
 
+def _task_hashes(total: int) -> int:
+    """Hashes per task for ``total`` hashes on the workers."""
+    return max(MIN_TASK, math.ceil(total / (TASKS_PER_WORKER * _size)))
+
+
 async def _select_on(
     executor: ProcessPoolExecutor,
     seed: bytes,
@@ -216,7 +221,7 @@ async def _select_on(
     """Every stratum's selection, then its teams' rankings, in tasks of about the same
     number of hashes. A stratum's inspector rankings are queued as soon as its selection
     is known, while the workers go on with the other strata: no second round."""
-    task = max(MIN_TASK, math.ceil(total / (TASKS_PER_WORKER * _size)))
+    task = _task_hashes(total)
     size = sum(len(p) for parts in pieces.values() for p in parts)
     task_bytes = max(1, size * task // max(1, total))
     loop = asyncio.get_running_loop()
@@ -336,10 +341,10 @@ async def inspector_orders(
     ``hashrank.inspector_orders``), computed on the workers; None when the draw is
     small enough to rank as ``assign`` walks, or the workers failed."""
     hashes = len(subjects) * len(inspectors)
-    executor = _pool() if hashes >= PARALLEL_FROM else None
+    executor = executor_for(hashes)
     if executor is None or not subjects:
         return None
-    task = max(MIN_TASK, math.ceil(hashes / (TASKS_PER_WORKER * _size)))
+    task = _task_hashes(hashes)
     try:
         orders = await _orders_on(
             asyncio.get_running_loop(), executor, seed, subjects, inspectors, task
